@@ -1,0 +1,281 @@
+//! The `caplab` command: list, run and check scenarios, fuzz protocols under random faults, and
+//! benchmark the simulator. Errors go to stderr with exit code 1.
+
+use caplab::check::fuzz;
+use caplab::protocols;
+use caplab::scenario::run::{RunOptions, run};
+use caplab::scenario::{Scenario, library};
+use caplab::sim::time::Time;
+use clap::{Parser, Subcommand};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(name = "caplab", version, about = "CAPlab: learn distributed-systems protocols by breaking them")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every built-in scenario: name and title.
+    List,
+    /// Run a scenario (a built-in name or a path to a JSON file) and print its summary.
+    Run {
+        /// Scenario name (see `caplab list`) or path to a scenario file.
+        scenario: String,
+        /// Use this seed instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Stop at this virtual time (milliseconds) instead of the scenario's duration.
+        #[arg(long)]
+        until_ms: Option<u64>,
+        /// Write the client history (JSON array) to this file.
+        #[arg(long)]
+        history: Option<String>,
+        /// Write every trace event (one JSON object a line) to this file.
+        #[arg(long)]
+        trace: Option<String>,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run scenarios and fail (exit 1) if an invariant or an expectation fails.
+    Check {
+        /// Scenario names or paths to scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<String>,
+    },
+    /// Drive a protocol through random fault schedules, checking invariants after every step.
+    Fuzz {
+        /// Protocol name (e.g. raft).
+        protocol: String,
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Print a line per seed.
+        #[arg(long)]
+        verbose: bool,
+        /// Write the scenario of the first seed to this file (to open it on the page or run it).
+        #[arg(long)]
+        dump: Option<String>,
+    },
+    /// Measure simulated events per second for each protocol.
+    Bench {
+        /// Virtual seconds to simulate per measurement.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::List => list(),
+        Command::Run { scenario, seed, until_ms, history, trace, json } => {
+            run_one(&scenario, seed, until_ms, history.as_deref(), trace.as_deref(), json)
+        }
+        Command::Check { scenarios } => check(&scenarios),
+        Command::Fuzz { protocol, seeds, start, verbose, dump } => {
+            fuzz_cmd(&protocol, seeds, start, verbose, dump.as_deref())
+        }
+        Command::Bench { seconds } => bench(seconds),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("caplab: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A built-in name, or a path when it names a file or looks like one.
+fn load(arg: &str) -> Result<Scenario, String> {
+    let looks_like_path = arg.ends_with(".json") || arg.contains('/') || Path::new(arg).is_file();
+    if looks_like_path {
+        let text = std::fs::read_to_string(arg).map_err(|e| format!("cannot read {arg}: {e}"))?;
+        Scenario::from_json(&text).map_err(|e| format!("{arg}: {e}"))
+    } else {
+        library::get(arg).map_err(|e| e.to_string())
+    }
+}
+
+fn list() -> Result<(), String> {
+    for entry in library::all() {
+        match entry {
+            Ok(s) => println!("{:<32} {}", s.name, s.title.en()),
+            Err((name, e)) => println!("{name:<32} (broken: {e})"),
+        }
+    }
+    Ok(())
+}
+
+fn write(path: &str, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
+}
+
+fn run_one(
+    arg: &str,
+    seed: Option<u64>,
+    until_ms: Option<u64>,
+    history: Option<&str>,
+    trace: Option<&str>,
+    json: bool,
+) -> Result<(), String> {
+    let scenario = load(arg)?;
+    let opts = RunOptions { seed, until_ms, record_trace: trace.is_some() };
+    let r = run(&scenario, &opts).map_err(|e| format!("{arg}: {e}"))?;
+    if let Some(path) = history {
+        write(path, &r.sim.history().to_json())?;
+    }
+    if let Some(path) = trace {
+        let mut text = r.trace.join("\n");
+        text.push('\n');
+        write(path, &text)?;
+    }
+    let s = &r.summary;
+    if json {
+        println!("{}", serde_json::to_string_pretty(s).map_err(|e| e.to_string())?);
+        return Ok(());
+    }
+    println!("scenario     {} ({})", s.scenario, s.protocol);
+    println!("seed         {}", s.seed);
+    println!("end          {} ms, {} events", s.end_ms, s.events);
+    let m = &s.messages;
+    println!(
+        "messages     {} sent, {} delivered, {} dropped, {} duplicated",
+        m.sent, m.delivered, m.dropped, m.duplicated
+    );
+    let o = &s.operations;
+    println!("operations   {} ({} ok, {} fail, {} unknown)", o.total, o.ok, o.fail, o.unknown);
+    match &s.invariants {
+        serde_json::Value::String(ok) => println!("invariants   {ok}"),
+        other => println!("invariants   VIOLATED {other}"),
+    }
+    let lin = s.linearizable.map_or("n/a".to_string(), |l| if l { "yes".into() } else { "NO".into() });
+    println!("linearizable {lin}");
+    for e in &s.expect {
+        println!("expect       {} {} — {}", if e.ok { "ok  " } else { "FAIL" }, e.expect, e.detail);
+    }
+    println!("trace_hash   {}", s.trace_hash);
+    Ok(())
+}
+
+fn check(args: &[String]) -> Result<(), String> {
+    let mut failed = Vec::new();
+    for arg in args {
+        let scenario = match load(arg) {
+            Ok(s) => s,
+            Err(e) => {
+                println!("FAIL {arg}: {e}");
+                failed.push(arg.clone());
+                continue;
+            }
+        };
+        match run(&scenario, &RunOptions::default()) {
+            Ok(r) if r.summary.passed() => {
+                println!(
+                    "ok   {:<32} {} expectations, trace {}",
+                    scenario.name,
+                    r.summary.expect.len(),
+                    r.summary.trace_hash
+                );
+            }
+            Ok(r) => {
+                println!("FAIL {}", scenario.name);
+                for reason in r.summary.failures() {
+                    println!("     {reason}");
+                }
+                failed.push(arg.clone());
+            }
+            Err(e) => {
+                println!("FAIL {arg}: {e}");
+                failed.push(arg.clone());
+            }
+        }
+    }
+    if failed.is_empty() {
+        println!("{} passed, 0 failed", args.len());
+        Ok(())
+    } else {
+        println!("{} passed, {} failed", args.len() - failed.len(), failed.len());
+        Err(format!("{} scenario(s) failed: {}", failed.len(), failed.join(", ")))
+    }
+}
+
+fn fuzz_cmd(protocol: &str, seeds: u64, start: u64, verbose: bool, dump: Option<&str>) -> Result<(), String> {
+    protocols::info(protocol).map_err(|e| e.to_string())?;
+    let plan = fuzz::FuzzPlan::default();
+    if let Some(path) = dump {
+        write(path, &fuzz::scenario(protocol, start, &plan).to_json())?;
+    }
+    let began = Instant::now();
+    let report = fuzz::run(protocol, start, seeds, &plan, |seed, result| match result {
+        Ok((steps, ops)) if verbose => println!("seed {seed}: ok ({steps} events, {ops} operations)"),
+        Err(reason) => {
+            println!("seed {seed}: FAILED: {reason}");
+            println!("  reproduce: {}", fuzz::reproduce_command(protocol, seed));
+        }
+        _ => {}
+    });
+    let secs = began.elapsed().as_secs_f64();
+    println!(
+        "fuzz {protocol}: {} seeds ({}..{}), {} events, {} operations, {} violations/failures, {:.1} s",
+        report.runs,
+        start,
+        start + seeds.saturating_sub(1),
+        report.steps,
+        report.operations,
+        report.failures.len(),
+        secs
+    );
+    if report.failures.is_empty() {
+        Ok(())
+    } else {
+        let seeds: Vec<String> = report.failures.iter().map(|f| f.seed.to_string()).collect();
+        Err(format!("{} seed(s) failed: {}", report.failures.len(), seeds.join(", ")))
+    }
+}
+
+/// The scenario each protocol is measured on.
+fn bench_scenario(protocol: &str, seconds: u64) -> Result<Scenario, String> {
+    let text = serde_json::json!({
+        "format": 1, "name": format!("bench-{protocol}"), "title": "benchmark", "protocol": protocol,
+        "nodes": 5, "clients": 2, "seed": 1, "duration_ms": seconds * 1000,
+        "workload": { "rate": 20, "keys": 5, "read_ratio": 0.5 }
+    });
+    Scenario::from_json(&text.to_string()).map_err(|e| e.to_string())
+}
+
+fn bench(seconds: u64) -> Result<(), String> {
+    println!(
+        "{:<8} {:>6} {:>8} {:>10} {:>12} {:>16}",
+        "protocol", "nodes", "clients", "events", "invariants", "events/second"
+    );
+    for p in protocols::PROTOCOLS {
+        let s = bench_scenario(p.name, seconds)?;
+        for checks in [true, false] {
+            let mut sim = protocols::build(&s, None).map_err(|e| e.to_string())?;
+            sim.set_check_invariants(checks);
+            let began = Instant::now();
+            let steps = sim.run_until(Time::from_ms(s.duration_ms));
+            let secs = began.elapsed().as_secs_f64().max(1e-9);
+            println!(
+                "{:<8} {:>6} {:>8} {:>10} {:>12} {:>16.0}",
+                p.name,
+                s.nodes,
+                s.clients,
+                steps,
+                if checks { "on" } else { "off" },
+                steps as f64 / secs
+            );
+        }
+    }
+    Ok(())
+}

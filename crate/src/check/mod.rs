@@ -1,0 +1,5 @@
+//! Judging runs: the linearizability checker for the shared history format, and the fuzzer
+//! that drives protocols through random fault schedules with invariants checked after every step.
+
+pub mod fuzz;
+pub mod linearizability;

@@ -1,0 +1,82 @@
+//! Every protocol, one folder each, and the registry that turns a scenario's `"protocol"` name
+//! into a running simulation. This is the only place that lists the protocols: the engine, the
+//! CLI and the page learn about a new one from here.
+
+pub mod raft;
+
+use crate::scenario::{Scenario, ScenarioError};
+use crate::sim::dynamic::Simulation;
+use crate::sim::engine::{Sim, SimConfig};
+use crate::sim::protocol::Protocol;
+use crate::workload::Workload;
+
+/// What the CLI, the fuzzer and the page need to know of a protocol.
+pub struct ProtocolInfo {
+    pub name: &'static str,
+    pub title: &'static str,
+    /// After faults are healed and the cluster has had time to settle: is it serving again?
+    pub settled: fn(&dyn Simulation) -> Result<(), String>,
+}
+
+pub static PROTOCOLS: &[ProtocolInfo] =
+    &[ProtocolInfo { name: "raft", title: "Raft consensus", settled: single_agreed_leader }];
+
+pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
+    PROTOCOLS.iter().find(|p| p.name == name).ok_or_else(|| unknown(name))
+}
+
+fn unknown(name: &str) -> ScenarioError {
+    let known: Vec<&str> = PROTOCOLS.iter().map(|p| p.name).collect();
+    ScenarioError::UnknownProtocol(name.to_string(), known.join(", "))
+}
+
+/// Builds the simulation a scenario describes, with its seed or the one given.
+pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, ScenarioError> {
+    match s.protocol.as_str() {
+        "raft" => Ok(Box::new(build_sim::<raft::Raft>(s, seed)?)),
+        other => Err(unknown(other)),
+    }
+}
+
+fn build_sim<P: Protocol>(s: &Scenario, seed: Option<u64>) -> Result<Sim<P>, ScenarioError> {
+    let params: P::Params = if s.params.is_null() {
+        P::Params::default()
+    } else {
+        serde_path_to_error::deserialize(s.params.clone()).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { "params".to_string() } else { format!("params.{path}") };
+            ScenarioError::Invalid { field, problem: e.into_inner().to_string() }
+        })?
+    };
+    P::validate(&params).map_err(|problem| ScenarioError::Invalid { field: "params".into(), problem })?;
+    Ok(Sim::new(SimConfig {
+        nodes: s.nodes,
+        clients: s.clients,
+        seed: seed.unwrap_or(s.seed),
+        params,
+        network: s.network.profile(),
+        workload: Workload::new(&s.workload, s.duration_ms.saturating_mul(1000)),
+        timeline: s.timeline_actions(),
+    }))
+}
+
+/// Leader-based protocols have settled when exactly one node leads and every other running
+/// node follows it in the same term.
+fn single_agreed_leader(sim: &dyn Simulation) -> Result<(), String> {
+    let views = sim.node_views();
+    let leaders: Vec<_> = views.iter().filter(|v| v.role == "leader").collect();
+    let [leader] = leaders.as_slice() else {
+        let names: Vec<&str> = leaders.iter().map(|v| v.id.as_str()).collect();
+        return Err(format!("expected one leader, found {} ({})", leaders.len(), names.join(", ")));
+    };
+    for v in views.iter().filter(|v| v.role != "crashed" && v.id != leader.id) {
+        let follows = v.view.leader.map(|l| l.to_string()) == Some(leader.id.clone());
+        if !follows || v.view.term != leader.view.term {
+            return Err(format!(
+                "{} does not follow leader {} of term {} (it is {} in term {})",
+                v.id, leader.id, leader.view.term, v.role, v.view.term
+            ));
+        }
+    }
+    Ok(())
+}

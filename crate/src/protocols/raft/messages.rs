@@ -1,0 +1,113 @@
+//! Raft's wire messages, named after the paper's RPCs (Figure 2), and the log entries they carry.
+
+use crate::sim::ids::{ClientId, NodeId};
+use crate::sim::protocol::Message;
+use serde::Serialize;
+
+/// What an entry asks the state machine to do. Client commands carry the client's session
+/// (client, seq) so that a retried request is applied once (Raft dissertation §6.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// The blank entry a new leader appends to commit entries of earlier terms (§8).
+    Noop,
+    Put {
+        key: String,
+        value: String,
+        client: ClientId,
+        seq: u64,
+    },
+    Get {
+        key: String,
+        client: ClientId,
+        seq: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub term: u64,
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub enum RaftMsg {
+    /// Invoked by candidates to gather votes (§5.2).
+    RequestVote {
+        term: u64,
+        last_log_index: u64,
+        last_log_term: u64,
+    },
+    RequestVoteReply {
+        term: u64,
+        vote_granted: bool,
+    },
+    /// Invoked by the leader to replicate log entries (§5.3); also the heartbeat (§5.2).
+    AppendEntries {
+        term: u64,
+        prev_log_index: u64,
+        prev_log_term: u64,
+        entries: Vec<Entry>,
+        leader_commit: u64,
+    },
+    /// `match_index` is the last index known to match on success. On failure, `rejected` is the
+    /// `prev_log_index` that failed and `last_log_index` the follower's, so the leader can back
+    /// `nextIndex` off past a short log in one step rather than one entry per round trip.
+    AppendEntriesReply {
+        term: u64,
+        success: bool,
+        match_index: u64,
+        rejected: u64,
+        last_log_index: u64,
+    },
+}
+
+impl Message for RaftMsg {
+    fn label(&self) -> &'static str {
+        match self {
+            RaftMsg::RequestVote { .. } => "RequestVote",
+            RaftMsg::RequestVoteReply { .. } => "RequestVoteReply",
+            RaftMsg::AppendEntries { entries, .. } if entries.is_empty() => "Heartbeat",
+            RaftMsg::AppendEntries { .. } => "AppendEntries",
+            RaftMsg::AppendEntriesReply { .. } => "AppendEntriesReply",
+        }
+    }
+}
+
+/// Raft's timers: one per role that needs one.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum RaftTimer {
+    /// A follower or candidate that hears nothing for this long starts an election.
+    ElectionTimeout,
+    /// The leader's beat: AppendEntries to every follower, empty if nothing is new.
+    Heartbeat,
+}
+
+/// Who a node thinks it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Follower,
+    Candidate,
+    Leader,
+}
+
+impl Role {
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Follower => "follower",
+            Role::Candidate => "candidate",
+            Role::Leader => "leader",
+        }
+    }
+}
+
+pub fn majority(nodes: usize) -> usize {
+    nodes / 2 + 1
+}
+
+/// Peers of a node, everyone but itself.
+pub fn peers(me: NodeId, nodes: u16) -> impl Iterator<Item = NodeId> {
+    (0..nodes).map(NodeId).filter(move |n| *n != me)
+}

@@ -1,0 +1,261 @@
+//! # Raft
+//!
+//! Raft (Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm", extended
+//! version, 2014) keeps a replicated log identical on a majority of servers, so that a key-value
+//! store applying the log in order behaves like one server that never fails.
+//!
+//! Time is divided into *terms*. Each term begins with an election (§5.2): a follower that
+//! hears nothing from a leader for a randomized election timeout becomes a candidate, increments
+//! its term, votes for itself and asks the others with `RequestVote`. A server grants one vote
+//! per term, and only to a candidate whose log is at least as up to date as its own (§5.4.1:
+//! a later last term, or the same last term and a log at least as long). A candidate with votes
+//! from a majority leads for the rest of the term. The randomness of the timeout is what makes
+//! split votes rare and lets them resolve.
+//!
+//! The leader replicates with `AppendEntries` (§5.3). Each carries the index and term of the
+//! entry just before the new ones; a follower whose log does not contain that entry refuses, and
+//! the leader backs its `nextIndex` for that follower off and tries again, until the logs agree
+//! and the follower's extra entries are overwritten. An empty `AppendEntries` is the heartbeat
+//! that holds followers back from starting elections.
+//!
+//! An entry is *committed* once the leader that created it has stored it on a majority; then it
+//! will never be lost and may be applied. The subtle rule (§5.4.2, Figure 8): a leader only
+//! counts replicas for entries of its *own* term. An entry from an earlier term that sits on a
+//! majority can still be overwritten by a later leader, so it is committed only indirectly, when
+//! an entry of the current term after it commits. The parameter `commit_rule:
+//! "count_replicas"` switches that rule off so the page can show what goes wrong.
+//!
+//! A server that sees a higher term in any message adopts it and steps down to follower (§5.1).
+//! Term, vote and log are durable: written before any reply, they survive a crash; everything
+//! else is rebuilt. A leader cut off in a minority keeps believing it leads, but it cannot
+//! commit, so it cannot answer its clients; when it hears the higher term it steps down and its
+//! uncommitted entries are overwritten.
+//!
+//! Clients talk to the leader; followers redirect them. Reads go through the log too, which keeps
+//! them linearizable at the price of a round of replication.
+
+mod invariants;
+pub mod messages;
+mod node;
+pub mod state_machine;
+
+pub use invariants::RaftInvariants;
+pub use messages::{Command, Entry, RaftMsg, RaftTimer, Role};
+
+use crate::sim::ids::{ClientId, NodeId};
+use crate::sim::protocol::{Ctx, NodeStatus, NodeView, Protocol};
+use crate::workload::op::Request;
+use serde::{Deserialize, Serialize};
+use state_machine::KvStore;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommitRule {
+    /// The paper's rule: count replicas only for entries of the leader's current term (§5.4.2).
+    CurrentTerm,
+    /// Unsafe on purpose: count replicas for any entry. Figure 8 shows why this loses data.
+    CountReplicas,
+}
+
+/// The `params` of a Raft scenario.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RaftParams {
+    /// Each election timeout is drawn uniformly from this range, in milliseconds.
+    pub election_timeout_ms: [u64; 2],
+    pub heartbeat_ms: u64,
+    /// The most entries one AppendEntries carries.
+    pub max_entries: u32,
+    /// Whether a new leader appends a blank entry at once (§8), which commits earlier entries.
+    pub noop_on_election: bool,
+    pub commit_rule: CommitRule,
+}
+
+impl Default for RaftParams {
+    fn default() -> Self {
+        RaftParams {
+            election_timeout_ms: [150, 300],
+            heartbeat_ms: 50,
+            max_entries: 32,
+            noop_on_election: true,
+            commit_rule: CommitRule::CurrentTerm,
+        }
+    }
+}
+
+/// What survives a crash: the paper's persistent state, plus a count of log writes (a log
+/// sequence number) that lets the invariant checkers skip logs that did not change.
+#[derive(Clone, Debug)]
+pub struct RaftDurable {
+    pub current_term: u64,
+    pub voted_for: Option<NodeId>,
+    pub log: Vec<Entry>,
+    pub log_writes: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Raft {
+    pub(crate) id: NodeId,
+    pub(crate) nodes: u16,
+    pub(crate) params: RaftParams,
+    // Persistent state on all servers (Figure 2).
+    pub(crate) current_term: u64,
+    pub(crate) voted_for: Option<NodeId>,
+    /// `log[0]` is index 1.
+    pub(crate) log: Vec<Entry>,
+    pub(crate) log_writes: u64,
+    // Volatile state.
+    pub(crate) role: Role,
+    pub(crate) leader: Option<NodeId>,
+    pub(crate) commit_index: u64,
+    pub(crate) last_applied: u64,
+    pub(crate) votes: Vec<NodeId>,
+    // Volatile state on leaders, indexed by node.
+    pub(crate) next_index: Vec<u64>,
+    pub(crate) match_index: Vec<u64>,
+    pub(crate) store: KvStore,
+    /// Log index → the client waiting for that entry (leader only).
+    pub(crate) waiting: BTreeMap<u64, (ClientId, u64)>,
+}
+
+impl Protocol for Raft {
+    const NAME: &'static str = "raft";
+    type Msg = RaftMsg;
+    type Timer = RaftTimer;
+    type Durable = RaftDurable;
+    type Params = RaftParams;
+    type Invariants = RaftInvariants;
+
+    fn validate(p: &RaftParams) -> Result<(), String> {
+        let [lo, hi] = p.election_timeout_ms;
+        if lo == 0 || lo > hi {
+            return Err(format!("election_timeout_ms [{lo}, {hi}] must be a range with 0 < min <= max"));
+        }
+        if p.heartbeat_ms == 0 || p.heartbeat_ms >= lo {
+            return Err(format!(
+                "heartbeat_ms {} must be above 0 and below the smallest election timeout ({lo} ms), or followers start elections under a healthy leader",
+                p.heartbeat_ms
+            ));
+        }
+        if p.max_entries == 0 {
+            return Err("max_entries must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    fn start(
+        id: NodeId,
+        nodes: u16,
+        params: &RaftParams,
+        durable: Option<RaftDurable>,
+        ctx: &mut Ctx<'_, Self>,
+    ) -> Self {
+        let d = durable.unwrap_or(RaftDurable { current_term: 0, voted_for: None, log: Vec::new(), log_writes: 0 });
+        let mut raft = Raft {
+            id,
+            nodes,
+            params: params.clone(),
+            current_term: d.current_term,
+            voted_for: d.voted_for,
+            log: d.log,
+            log_writes: d.log_writes,
+            role: Role::Follower,
+            leader: None,
+            commit_index: 0,
+            last_applied: 0,
+            votes: Vec::new(),
+            next_index: vec![1; nodes as usize],
+            match_index: vec![0; nodes as usize],
+            store: KvStore::default(),
+            waiting: BTreeMap::new(),
+        };
+        raft.reset_election_timer(ctx);
+        raft
+    }
+
+    fn on_message(&mut self, from: NodeId, msg: RaftMsg, ctx: &mut Ctx<'_, Self>) {
+        self.handle(from, msg, ctx);
+    }
+
+    fn on_timer(&mut self, timer: RaftTimer, ctx: &mut Ctx<'_, Self>) {
+        match timer {
+            RaftTimer::ElectionTimeout => self.start_election(ctx),
+            RaftTimer::Heartbeat => self.heartbeat(ctx),
+        }
+    }
+
+    fn on_request(&mut self, client: ClientId, request: Request, ctx: &mut Ctx<'_, Self>) {
+        self.client_request(client, request, ctx);
+    }
+
+    fn on_timeout_now(&mut self, ctx: &mut Ctx<'_, Self>) {
+        if self.role == Role::Leader {
+            ctx.note(format!("{} leads already: leaders do not time out", self.id));
+        } else {
+            self.start_election(ctx);
+        }
+    }
+
+    fn durable(&self) -> RaftDurable {
+        RaftDurable {
+            current_term: self.current_term,
+            voted_for: self.voted_for,
+            log: self.log.clone(),
+            log_writes: self.log_writes,
+        }
+    }
+
+    fn status(&self) -> NodeStatus {
+        NodeStatus { role: self.role.name(), term: self.current_term }
+    }
+
+    fn view(&self) -> NodeView {
+        NodeView {
+            role: self.role.name().to_string(),
+            term: self.current_term,
+            leader: self.leader,
+            log_terms: self.log.iter().map(|e| e.term).collect(),
+            commit_index: self.commit_index,
+            store: self.store.data.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        }
+    }
+
+    fn durable_view(d: &RaftDurable) -> NodeView {
+        NodeView {
+            role: "crashed".into(),
+            term: d.current_term,
+            leader: None,
+            log_terms: d.log.iter().map(|e| e.term).collect(),
+            commit_index: 0,
+            store: Vec::new(),
+        }
+    }
+
+    fn inspect(&self) -> serde_json::Value {
+        let peers: Vec<serde_json::Value> = messages::peers(self.id, self.nodes)
+            .map(|p| {
+                serde_json::json!({
+                    "node": p,
+                    "next_index": self.next_index[p.index()],
+                    "match_index": self.match_index[p.index()],
+                })
+            })
+            .collect();
+        let log: Vec<serde_json::Value> =
+            self.log.iter().enumerate().map(|(i, e)| serde_json::json!({ "index": i + 1, "entry": e })).collect();
+        serde_json::json!({
+            "role": self.role,
+            "current_term": self.current_term,
+            "voted_for": self.voted_for,
+            "leader": self.leader,
+            "commit_index": self.commit_index,
+            "last_applied": self.last_applied,
+            "log": log,
+            "votes": self.votes,
+            "peers": if self.role == Role::Leader { serde_json::Value::Array(peers) } else { serde_json::Value::Null },
+            "store": self.store.data,
+            "waiting_clients": self.waiting.len(),
+        })
+    }
+}

@@ -1,0 +1,225 @@
+//! Scenario files: the JSON schema (versioned, `deny_unknown_fields`), loading with errors that
+//! name the field and the problem, and validation against the cluster's size. A scenario is the
+//! single description of a run: the page, the CLI and share links all start from one.
+
+pub mod expect;
+pub mod library;
+pub mod run;
+
+use crate::sim::action::{Action, Text, TimedAction};
+use crate::sim::network::LinkProfile;
+use crate::sim::rng::probability_to_ppm;
+use crate::workload::WorkloadSpec;
+pub use expect::Expectation;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The scenario format this build reads.
+pub const FORMAT: u32 = 1;
+
+/// The longest run a scenario may ask for: one virtual hour.
+pub const MAX_DURATION_MS: u64 = 3_600_000;
+pub const MAX_NODES: u16 = 64;
+pub const MAX_CLIENTS: u16 = 64;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ScenarioError {
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+    #[error("no scenario is named `{0}` (run `caplab list` to see them)")]
+    UnknownName(String),
+    #[error("unknown protocol `{0}`; known protocols: {1}")]
+    UnknownProtocol(String, String),
+}
+
+fn invalid(field: impl Into<String>, problem: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid { field: field.into(), problem: problem.into() }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// One-way latency of each message, drawn uniformly from this range.
+    #[serde(default = "default_latency")]
+    pub latency_ms: [f64; 2],
+    /// Probability that a message is lost.
+    #[serde(default)]
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    #[serde(default)]
+    pub duplicate: f64,
+}
+
+fn default_latency() -> [f64; 2] {
+    [5.0, 15.0]
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec { latency_ms: default_latency(), drop: 0.0, duplicate: 0.0 }
+    }
+}
+
+impl NetworkSpec {
+    pub fn profile(&self) -> LinkProfile {
+        let us = |ms: f64| (ms * 1000.0).round() as u64;
+        LinkProfile {
+            latency_min_us: us(self.latency_ms[0]),
+            latency_max_us: us(self.latency_ms[1]),
+            drop_ppm: probability_to_ppm(self.drop),
+            duplicate_ppm: probability_to_ppm(self.duplicate),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ScenarioError> {
+        let [lo, hi] = self.latency_ms;
+        if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && lo <= hi && hi <= 60_000.0) {
+            return Err(invalid(
+                "network.latency_ms",
+                format!("[{lo}, {hi}] must be a range with 0 <= min <= max <= 60000"),
+            ));
+        }
+        for (name, p) in [("network.drop", self.drop), ("network.duplicate", self.duplicate)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(invalid(name, format!("must be a probability between 0 and 1, not {p}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One entry of the timeline: `{"at_ms": 1500, "action": "crash", "node": "n1"}`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimelineEntry {
+    pub at_ms: f64,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+impl<'de> Deserialize<'de> for TimelineEntry {
+    // serde cannot combine `flatten` with `deny_unknown_fields`, so the time is taken off the
+    // object by hand and the rest must be exactly one action.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        let at = map.remove("at_ms").ok_or_else(|| D::Error::missing_field("at_ms"))?;
+        let at_ms =
+            at.as_f64().ok_or_else(|| D::Error::custom(format!("at_ms must be a number of milliseconds, not {at}")))?;
+        let action = serde_json::from_value::<Action>(serde_json::Value::Object(map)).map_err(D::Error::custom)?;
+        Ok(TimelineEntry { at_ms, action })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub format: u32,
+    pub name: String,
+    pub title: Text,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Text>,
+    /// Groups scenarios in the picker ("consensus", "cap", ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    pub protocol: String,
+    pub nodes: u16,
+    #[serde(default)]
+    pub clients: u16,
+    pub seed: u64,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub params: serde_json::Value,
+    #[serde(default)]
+    pub network: NetworkSpec,
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
+}
+
+impl Scenario {
+    /// Parses and validates a scenario file. Errors name the field (`timeline[2].node: ...`).
+    pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." || path.is_empty() {
+                ScenarioError::Syntax(format!("{inner}"))
+            } else {
+                ScenarioError::Syntax(format!("{path}: {inner}"))
+            }
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.format != FORMAT {
+            return Err(invalid("format", format!("this build reads format {FORMAT}, not {}", self.format)));
+        }
+        if self.name.is_empty() || !self.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(invalid("name", "must be non-empty lowercase letters, digits and dashes"));
+        }
+        if self.nodes == 0 || self.nodes > MAX_NODES {
+            return Err(invalid("nodes", format!("must be between 1 and {MAX_NODES}, not {}", self.nodes)));
+        }
+        if self.clients > MAX_CLIENTS {
+            return Err(invalid("clients", format!("must be at most {MAX_CLIENTS}, not {}", self.clients)));
+        }
+        if self.duration_ms == 0 || self.duration_ms > MAX_DURATION_MS {
+            return Err(invalid(
+                "duration_ms",
+                format!("must be between 1 and {MAX_DURATION_MS}, not {}", self.duration_ms),
+            ));
+        }
+        self.network.validate()?;
+        self.workload.validate(self.clients).map_err(|p| invalid("workload", p))?;
+        let mut previous = 0.0;
+        for (i, entry) in self.timeline.iter().enumerate() {
+            let field = format!("timeline[{i}]");
+            let at = entry.at_ms;
+            if !at.is_finite() || at < 0.0 {
+                return Err(invalid(format!("{field}.at_ms"), format!("must be a time of 0 or more, not {at}")));
+            }
+            if at < previous {
+                return Err(invalid(
+                    format!("{field}.at_ms"),
+                    format!("{at} is before the previous action ({previous}): the timeline must be in time order"),
+                ));
+            }
+            if at > self.duration_ms as f64 {
+                return Err(invalid(
+                    format!("{field}.at_ms"),
+                    format!("{at} is after the end of the run ({} ms)", self.duration_ms),
+                ));
+            }
+            previous = at;
+            entry
+                .action
+                .validate(self.nodes, self.clients)
+                .map_err(|p| invalid(format!("{field} ({})", entry.action.name()), p))?;
+        }
+        for (i, e) in self.expect.iter().enumerate() {
+            e.validate(self).map_err(|p| invalid(format!("expect[{i}]"), p))?;
+        }
+        Ok(())
+    }
+
+    pub fn timeline_actions(&self) -> Vec<TimedAction> {
+        self.timeline.iter().map(|e| TimedAction { at_us: ms_to_us(e.at_ms), action: e.action.clone() }).collect()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Milliseconds (possibly fractional, from a file) to whole microseconds.
+pub fn ms_to_us(ms: f64) -> u64 {
+    (ms * 1000.0).round().max(0.0) as u64
+}

@@ -1,0 +1,262 @@
+//! Faults and user actions: the same vocabulary for a scenario's timeline, a click on the page
+//! and a share link. An action is data; `Sim::apply` carries it out and records it, so a run can
+//! be replayed from its seed and its list of timed actions.
+
+use super::ids::{ActorId, ClientId, NodeId};
+use crate::workload::history::OpKind;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Text shown to a person: plain, or in English and Simplified Chinese.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Text {
+    Plain(String),
+    Translated {
+        en: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zh: Option<String>,
+    },
+}
+
+impl Text {
+    pub fn en(&self) -> &str {
+        match self {
+            Text::Plain(s) => s,
+            Text::Translated { en, .. } => en,
+        }
+    }
+}
+
+/// A node named in an action: `"n3"`, or `"leader"` for whichever node leads when the action
+/// runs (so a scenario still makes sense under another seed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Node(NodeId),
+    Leader,
+}
+
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Target::Node(n) => n.serialize(s),
+            Target::Leader => s.serialize_str("leader"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s == "leader" {
+            return Ok(Target::Leader);
+        }
+        match super::ids::parse_actor(&s) {
+            Ok(ActorId::Node(n)) => Ok(Target::Node(n)),
+            _ => Err(serde::de::Error::custom(format!("`{s}` is not a node: use n1, n2, ... or \"leader\""))),
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Heal, then cut every link between actors of different groups. Actors in no group keep
+    /// all their links.
+    Partition {
+        groups: Vec<Vec<ActorId>>,
+    },
+    /// Restore every link.
+    Heal,
+    /// Cut the link between two actors, both ways unless `oneway` (then only `from → to`).
+    Cut {
+        from: ActorId,
+        to: ActorId,
+        #[serde(default, skip_serializing_if = "is_false")]
+        oneway: bool,
+    },
+    Restore {
+        from: ActorId,
+        to: ActorId,
+        #[serde(default, skip_serializing_if = "is_false")]
+        oneway: bool,
+    },
+    /// Cut every link of one node, both ways.
+    Isolate {
+        node: Target,
+    },
+    /// Stop a node: volatile state lost, durable state kept.
+    Crash {
+        node: Target,
+    },
+    Restart {
+        node: Target,
+    },
+    /// Freeze a node: its timers and incoming messages wait until `resume`.
+    Pause {
+        node: Target,
+    },
+    Resume {
+        node: Target,
+    },
+    /// Make a node act as if its main timer expired (Raft: start an election now).
+    Timeout {
+        node: Target,
+    },
+    /// One client operation. `node` picks the node to ask first; by default the client asks
+    /// the node it believes leads.
+    Request {
+        client: ClientId,
+        op: OpKind,
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<NodeId>,
+    },
+    /// Change the network's latency range (milliseconds) and loss rates (0 to 1).
+    Network {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_ms: Option<[u64; 2]>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drop: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duplicate: Option<f64>,
+    },
+    /// A caption for the page at this moment.
+    Note {
+        text: Text,
+    },
+}
+
+impl Action {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Partition { .. } => "partition",
+            Action::Heal => "heal",
+            Action::Cut { .. } => "cut",
+            Action::Restore { .. } => "restore",
+            Action::Isolate { .. } => "isolate",
+            Action::Crash { .. } => "crash",
+            Action::Restart { .. } => "restart",
+            Action::Pause { .. } => "pause",
+            Action::Resume { .. } => "resume",
+            Action::Timeout { .. } => "timeout",
+            Action::Request { .. } => "request",
+            Action::Network { .. } => "network",
+            Action::Note { .. } => "note",
+        }
+    }
+
+    /// Checks every name against the cluster's size and every value against its range.
+    pub fn validate(&self, nodes: u16, clients: u16) -> Result<(), String> {
+        let actor = |a: &ActorId| match a {
+            ActorId::Node(n) if n.0 >= nodes => Err(format!("node {n} does not exist (nodes are n1..n{nodes})")),
+            ActorId::Client(c) if c.0 >= clients => Err(missing_client(*c, clients)),
+            _ => Ok(()),
+        };
+        let target = |t: &Target| match t {
+            Target::Node(n) => actor(&ActorId::Node(*n)),
+            Target::Leader => Ok(()),
+        };
+        let probability = |name: &str, p: &Option<f64>| match p {
+            Some(p) if !(0.0..=1.0).contains(p) => Err(format!("{name} must be between 0 and 1, not {p}")),
+            _ => Ok(()),
+        };
+        match self {
+            Action::Partition { groups } => {
+                let mut seen = Vec::new();
+                for a in groups.iter().flatten() {
+                    actor(a)?;
+                    if seen.contains(a) {
+                        return Err(format!("{a} is in more than one group"));
+                    }
+                    seen.push(*a);
+                }
+                if groups.len() < 2 {
+                    return Err("a partition needs at least two groups".into());
+                }
+                Ok(())
+            }
+            Action::Cut { from, to, .. } | Action::Restore { from, to, .. } => {
+                actor(from)?;
+                actor(to)?;
+                if from == to {
+                    return Err(format!("a link joins two different actors, not {from} to itself"));
+                }
+                Ok(())
+            }
+            Action::Isolate { node }
+            | Action::Crash { node }
+            | Action::Restart { node }
+            | Action::Pause { node }
+            | Action::Resume { node }
+            | Action::Timeout { node } => target(node),
+            Action::Request { client, op, key, value, node } => {
+                actor(&ActorId::Client(*client))?;
+                if let Some(n) = node {
+                    actor(&ActorId::Node(*n))?;
+                }
+                if key.is_empty() {
+                    return Err("a request needs a non-empty key".into());
+                }
+                match (op, value) {
+                    (OpKind::Get, Some(_)) => Err("a get takes no value".into()),
+                    _ => Ok(()),
+                }
+            }
+            Action::Network { latency_ms, drop, duplicate } => {
+                if let Some([lo, hi]) = latency_ms {
+                    if lo > hi {
+                        return Err(format!("latency_ms [{lo}, {hi}]: the minimum is above the maximum"));
+                    }
+                    if *hi > 60_000 {
+                        return Err(format!("latency_ms maximum {hi} is over a minute"));
+                    }
+                }
+                probability("drop", drop)?;
+                probability("duplicate", duplicate)
+            }
+            Action::Heal | Action::Note { .. } => Ok(()),
+        }
+    }
+}
+
+fn missing_client(c: ClientId, clients: u16) -> String {
+    if clients == 0 {
+        format!("client {c} does not exist (this scenario has no clients)")
+    } else {
+        format!("client {c} does not exist (clients are c1..c{clients})")
+    }
+}
+
+/// An action and the virtual time it happens at.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TimedAction {
+    pub at_us: u64,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let a: Action = serde_json::from_str(r#"{"action":"cut","from":"n1","to":"c2","oneway":true}"#).unwrap();
+        assert_eq!(a.validate(3, 2), Ok(()));
+        assert!(a.validate(3, 1).unwrap_err().contains("c2 does not exist"));
+        let e = serde_json::from_str::<Action>(r#"{"action":"crash","node":"n1","when":3}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `when`"), "{e}");
+        let e = serde_json::from_str::<Action>(r#"{"action":"explode"}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown variant `explode`"), "{e}");
+        let l: Action = serde_json::from_str(r#"{"action":"crash","node":"leader"}"#).unwrap();
+        assert_eq!(l, Action::Crash { node: Target::Leader });
+        let p: Action = serde_json::from_str(r#"{"action":"partition","groups":[["n1"],["n1","n2"]]}"#).unwrap();
+        assert!(p.validate(3, 0).unwrap_err().contains("more than one group"));
+    }
+}

@@ -1,0 +1,605 @@
+//! The simulation: one event queue ordered by (time, class, sequence number), one rng, one
+//! network, the nodes and the clients. `step` applies the next event and reports what happened
+//! as trace events; `run_until` loops it. A `Sim` is `Clone`, so a snapshot is a copy.
+//!
+//! Ordering: at equal times, protocol and client events (class 0) come before scheduled actions
+//! (class 1), and among equals the earlier-scheduled comes first. A user's live action is applied
+//! after every event due at the current time, so recording it with its time and replaying it as
+//! a timeline action gives the same trace.
+
+use super::action::{Action, TimedAction};
+use super::ids::{ActorId, ClientId, NodeId};
+use super::network::{LinkProfile, Network, Transit};
+use super::protocol::{Ctx, Invariants, NodeRef, NodeStatus, Outbox, Protocol, TimerCommand, Violation};
+use super::rng::SimRng;
+use super::time::Time;
+use super::trace::{DropReason, Payload, Record, TraceEvent, TraceHash};
+use crate::workload::Workload;
+use crate::workload::client::ClientState;
+use crate::workload::history::History;
+use serde::Serialize;
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+pub type SimRecord<P> = Record<<P as Protocol>::Msg, <P as Protocol>::Timer>;
+pub type SimEvent<P> = TraceEvent<<P as Protocol>::Msg, <P as Protocol>::Timer>;
+
+/// A message on a link.
+#[derive(Clone, Debug)]
+pub struct InFlight<M> {
+    pub id: u64,
+    pub from: ActorId,
+    pub to: ActorId,
+    pub label: &'static str,
+    pub send: Time,
+    pub deliver: Time,
+    pub payload: Payload<M>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientTimer {
+    /// The current attempt took too long.
+    Timeout,
+    /// Try again after a back-off.
+    Retry,
+    /// Start the next generated operation.
+    Next,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Due<P: Protocol> {
+    Deliver(Box<InFlight<P::Msg>>),
+    Timer { node: NodeId, timer: P::Timer, generation: u64 },
+    Client { client: ClientId, token: u64, timer: ClientTimer },
+    Action(Action),
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Queued<P: Protocol> {
+    pub(crate) at: Time,
+    class: u8,
+    seq: u64,
+    pub(crate) due: Due<P>,
+}
+
+impl<P: Protocol> PartialEq for Queued<P> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl<P: Protocol> Eq for Queued<P> {}
+impl<P: Protocol> PartialOrd for Queued<P> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<P: Protocol> Ord for Queued<P> {
+    // Reversed, so that the standard max-heap pops the earliest event first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.at, other.class, other.seq).cmp(&(self.at, self.class, self.seq))
+    }
+}
+
+/// A held item waits for a paused node to resume.
+#[derive(Clone, Debug)]
+pub(crate) enum Held<P: Protocol> {
+    Message(Box<InFlight<P::Msg>>),
+    Timer(P::Timer, u64),
+}
+
+#[derive(Clone, Debug)]
+pub struct NodeSlot<P: Protocol> {
+    /// `None` while crashed.
+    pub state: Option<P>,
+    /// What survived the last crash; taken back on restart.
+    pub durable: Option<P::Durable>,
+    pub paused: bool,
+    /// Set timers: generation (to ignore stale queue entries) and when each fires.
+    pub(crate) timers: BTreeMap<P::Timer, (u64, Time)>,
+    pub(crate) held: Vec<Held<P>>,
+}
+
+impl<P: Protocol> NodeSlot<P> {
+    pub fn is_up(&self) -> bool {
+        self.state.is_some()
+    }
+
+    /// The timers that are set, with when they fire.
+    pub fn timers(&self) -> impl Iterator<Item = (&P::Timer, Time)> {
+        self.timers.iter().map(|(t, (_, at))| (t, *at))
+    }
+}
+
+/// Counters over the whole run.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stats {
+    pub steps: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    pub timers: u64,
+}
+
+/// The first breach of an invariant, to point at.
+#[derive(Clone, Debug, Serialize)]
+pub struct FirstViolation {
+    pub invariant: &'static str,
+    pub detail: String,
+    pub at_us: u64,
+    pub step: u64,
+    pub count: u64,
+}
+
+pub struct SimConfig<P: Protocol> {
+    pub nodes: u16,
+    pub clients: u16,
+    pub seed: u64,
+    pub params: P::Params,
+    pub network: LinkProfile,
+    pub workload: Workload,
+    pub timeline: Vec<TimedAction>,
+}
+
+#[derive(Clone)]
+pub struct Sim<P: Protocol> {
+    pub(crate) now: Time,
+    seq: u64,
+    pub(crate) queue: BinaryHeap<Queued<P>>,
+    pub(crate) rng: SimRng,
+    pub(crate) net: Network,
+    pub(crate) nodes: Vec<NodeSlot<P>>,
+    pub(crate) clients: Vec<ClientState>,
+    pub(crate) params: P::Params,
+    pub(crate) workload: Workload,
+    checker: P::Invariants,
+    pub(crate) history: History,
+    pub(crate) stats: Stats,
+    hash: TraceHash,
+    /// Events not yet taken by the caller (only kept when `record` is on).
+    events: Vec<SimRecord<P>>,
+    record: bool,
+    outbox: Outbox<P>,
+    violations: Vec<FirstViolation>,
+    scratch_violations: Vec<Violation>,
+    /// Every action carried out, timeline and live, with its time.
+    pub(crate) applied: Vec<TimedAction>,
+    /// Messages the user removed while in flight.
+    removed: BTreeSet<u64>,
+    next_message: u64,
+    pub check_invariants: bool,
+    pub(crate) seed: u64,
+}
+
+impl<P: Protocol> Sim<P> {
+    pub fn new(config: SimConfig<P>) -> Self {
+        let SimConfig { nodes, clients, seed, params, network, workload, timeline } = config;
+        let mut sim = Sim {
+            now: Time::ZERO,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            rng: SimRng::new(seed),
+            net: Network::new(nodes as usize, clients as usize, network),
+            nodes: Vec::with_capacity(nodes as usize),
+            clients: Vec::new(),
+            params,
+            workload,
+            checker: P::Invariants::default(),
+            history: History::default(),
+            stats: Stats::default(),
+            hash: TraceHash::default(),
+            events: Vec::new(),
+            record: false,
+            outbox: Outbox::default(),
+            violations: Vec::new(),
+            scratch_violations: Vec::new(),
+            applied: Vec::new(),
+            removed: BTreeSet::new(),
+            next_message: 1,
+            check_invariants: true,
+            seed,
+        };
+        for action in timeline {
+            sim.push(Time(action.at_us), 1, Due::Action(action.action));
+        }
+        for _ in 0..nodes {
+            sim.nodes.push(NodeSlot {
+                state: None,
+                durable: None,
+                paused: false,
+                timers: BTreeMap::new(),
+                held: Vec::new(),
+            });
+        }
+        for i in 0..nodes {
+            sim.start_node(NodeId(i), None);
+        }
+        sim.init_clients(clients);
+        sim
+    }
+
+    /// Keep trace events for `take_events` (the page and `--trace` want them; fuzzing does not).
+    pub fn set_recording(&mut self, on: bool) {
+        self.record = on;
+    }
+
+    pub fn take_events(&mut self) -> Vec<SimRecord<P>> {
+        std::mem::take(&mut self.events)
+    }
+
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    pub fn trace_hash(&self) -> &TraceHash {
+        &self.hash
+    }
+
+    pub fn nodes(&self) -> &[NodeSlot<P>] {
+        &self.nodes
+    }
+
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+
+    pub fn params(&self) -> &P::Params {
+        &self.params
+    }
+
+    pub fn violations(&self) -> &[FirstViolation] {
+        &self.violations
+    }
+
+    pub fn applied_actions(&self) -> &[TimedAction] {
+        &self.applied
+    }
+
+    pub fn node_count(&self) -> u16 {
+        self.nodes.len() as u16
+    }
+
+    pub fn client_count(&self) -> u16 {
+        self.clients.len() as u16
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_time(&self) -> Option<Time> {
+        self.queue.peek().map(|q| q.at)
+    }
+
+    /// Messages on the wire, oldest first.
+    pub fn in_flight(&self) -> Vec<&InFlight<P::Msg>> {
+        let mut v: Vec<_> = self
+            .queue
+            .iter()
+            .filter_map(|q| match &q.due {
+                Due::Deliver(m) if !self.removed.contains(&m.id) => Some(&**m),
+                _ => None,
+            })
+            .collect();
+        v.sort_by_key(|m| m.id);
+        v
+    }
+
+    pub(crate) fn push(&mut self, at: Time, class: u8, due: Due<P>) {
+        self.seq += 1;
+        self.queue.push(Queued { at, class, seq: self.seq, due });
+    }
+
+    pub(crate) fn emit(&mut self, event: SimEvent<P>) {
+        let record = Record { at_us: self.now.0, step: self.stats.steps, event };
+        self.hash.add(&record);
+        if self.record {
+            self.events.push(record);
+        }
+    }
+
+    /// Applies the next event. Returns false when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        while let Some(item) = self.queue.pop() {
+            if self.is_stale(&item) {
+                continue;
+            }
+            self.now = self.now.max(item.at);
+            self.stats.steps += 1;
+            self.apply_due(item.due);
+            if self.check_invariants {
+                self.check();
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Whether a queued item no longer means anything (a moved timer, a removed message); such
+    /// items are skipped without counting as a step.
+    fn is_stale(&self, item: &Queued<P>) -> bool {
+        match &item.due {
+            Due::Timer { node, timer, generation } => {
+                self.nodes[node.index()].timers.get(timer).is_none_or(|(g, _)| g != generation)
+            }
+            Due::Client { client, token, .. } => self.clients[client.index()].token != *token,
+            Due::Deliver(m) => self.removed.contains(&m.id),
+            Due::Action(_) => false,
+        }
+    }
+
+    /// Runs every event due at or before `t`, then sets the clock to `t`. Returns the steps taken.
+    pub fn run_until(&mut self, t: Time) -> u64 {
+        let before = self.stats.steps;
+        while self.queue.peek().is_some_and(|q| q.at <= t) {
+            self.step();
+        }
+        self.now = self.now.max(t);
+        self.stats.steps - before
+    }
+
+    fn apply_due(&mut self, due: Due<P>) {
+        match due {
+            Due::Deliver(m) => self.deliver(m),
+            Due::Timer { node, timer, generation } => self.fire_timer(node, timer, generation),
+            Due::Client { client, timer, .. } => self.client_timer(client, timer),
+            Due::Action(action) => self.apply_action(action),
+        }
+    }
+
+    fn deliver(&mut self, m: Box<InFlight<P::Msg>>) {
+        let (id, from, to, label) = (m.id, m.from, m.to, m.label);
+        if !self.net.is_up(from, to) {
+            self.stats.dropped += 1;
+            self.emit(TraceEvent::Dropped { id, from, to, label, reason: DropReason::CutInFlight });
+            return;
+        }
+        match to {
+            ActorId::Node(n) => {
+                let slot = &mut self.nodes[n.index()];
+                if !slot.is_up() {
+                    self.stats.dropped += 1;
+                    self.emit(TraceEvent::Dropped { id, from, to, label, reason: DropReason::NodeDown });
+                } else if slot.paused {
+                    slot.held.push(Held::Message(m));
+                    self.emit(TraceEvent::Held { id, to: n, label });
+                } else {
+                    self.stats.delivered += 1;
+                    self.emit(TraceEvent::Delivered { id, from, to, label });
+                    self.dispatch(n, from, m.payload);
+                }
+            }
+            ActorId::Client(c) => {
+                self.stats.delivered += 1;
+                self.emit(TraceEvent::Delivered { id, from, to, label });
+                if let Payload::Response(r) = m.payload {
+                    self.client_response(c, from, r);
+                }
+            }
+        }
+    }
+
+    fn dispatch(&mut self, n: NodeId, from: ActorId, payload: Payload<P::Msg>) {
+        match (from, payload) {
+            (ActorId::Node(peer), Payload::Peer(msg)) => self.with_node(n, |p, ctx| p.on_message(peer, msg, ctx)),
+            (ActorId::Client(c), Payload::Request(req)) => self.with_node(n, |p, ctx| p.on_request(c, req, ctx)),
+            // Nothing else is ever sent to a node.
+            _ => {}
+        }
+    }
+
+    fn fire_timer(&mut self, n: NodeId, timer: P::Timer, generation: u64) {
+        let slot = &mut self.nodes[n.index()];
+        if slot.paused {
+            slot.held.push(Held::Timer(timer, generation));
+            return;
+        }
+        slot.timers.remove(&timer);
+        self.stats.timers += 1;
+        self.emit(TraceEvent::TimerFired { node: n, timer: timer.clone() });
+        self.with_node(n, |p, ctx| p.on_timer(timer, ctx));
+    }
+
+    /// Runs one callback on a live node and carries out its effects.
+    pub(crate) fn with_node(&mut self, n: NodeId, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
+        let Sim { nodes, rng, outbox, now, .. } = self;
+        let Some(state) = nodes[n.index()].state.as_mut() else { return };
+        let before = state.status();
+        let mut ctx = Ctx { now: *now, id: n, rng, out: outbox };
+        f(state, &mut ctx);
+        let after = state.status();
+        self.flush(n);
+        if before != after {
+            self.emit(TraceEvent::StateChanged { node: n, role: after.role, term: after.term });
+        }
+    }
+
+    pub(crate) fn start_node(&mut self, n: NodeId, durable: Option<P::Durable>) {
+        let Sim { rng, outbox, now, params, nodes, .. } = self;
+        let count = nodes.len() as u16;
+        let mut ctx = Ctx { now: *now, id: n, rng, out: outbox };
+        let state = P::start(n, count, params, durable, &mut ctx);
+        let status = state.status();
+        self.nodes[n.index()].state = Some(state);
+        self.flush(n);
+        self.emit(TraceEvent::StateChanged { node: n, role: status.role, term: status.term });
+    }
+
+    fn flush(&mut self, n: NodeId) {
+        let mut out = std::mem::take(&mut self.outbox);
+        for text in out.notes.drain(..) {
+            self.emit(TraceEvent::Note { node: Some(n), text });
+        }
+        for command in out.timers.drain(..) {
+            let slot = &mut self.nodes[n.index()];
+            match command {
+                TimerCommand::Set(timer, after) => {
+                    let generation = self.seq + 1;
+                    let at = self.now.after(after);
+                    slot.timers.insert(timer.clone(), (generation, at));
+                    self.push(at, 0, Due::Timer { node: n, timer, generation });
+                }
+                TimerCommand::Cancel(timer) => {
+                    slot.timers.remove(&timer);
+                }
+            }
+        }
+        for (to, msg) in out.sends.drain(..) {
+            let label = crate::sim::protocol::Message::label(&msg);
+            self.send(ActorId::Node(n), ActorId::Node(to), label, Payload::Peer(msg));
+        }
+        for (client, response) in out.replies.drain(..) {
+            self.send(ActorId::Node(n), ActorId::Client(client), "Response", Payload::Response(response));
+        }
+        // Hand the emptied vectors back so their capacity is reused.
+        self.outbox = out;
+    }
+
+    pub(crate) fn send(&mut self, from: ActorId, to: ActorId, label: &'static str, payload: Payload<P::Msg>) {
+        let id = self.next_message;
+        self.next_message += 1;
+        self.stats.sent += 1;
+        let send_us = self.now.0;
+        match self.net.transit(from, to, &mut self.rng) {
+            Transit::Cut | Transit::Lost => {
+                let reason = if self.net.is_up(from, to) { DropReason::Lost } else { DropReason::LinkCut };
+                self.stats.dropped += 1;
+                self.emit(TraceEvent::Sent {
+                    id,
+                    from,
+                    to,
+                    label,
+                    send_us,
+                    deliver_us: None,
+                    duplicate_of: None,
+                    msg: payload,
+                });
+                self.emit(TraceEvent::Dropped { id, from, to, label, reason });
+            }
+            Transit::Deliver { delay, duplicate } => {
+                let deliver = self.now.after(delay);
+                if let Some(extra) = duplicate {
+                    let copy_id = self.next_message;
+                    self.next_message += 1;
+                    self.stats.duplicated += 1;
+                    let at = self.now.after(extra);
+                    let copy = InFlight {
+                        id: copy_id,
+                        from,
+                        to,
+                        label,
+                        send: self.now,
+                        deliver: at,
+                        payload: payload.clone(),
+                    };
+                    self.emit(TraceEvent::Sent {
+                        id,
+                        from,
+                        to,
+                        label,
+                        send_us,
+                        deliver_us: Some(deliver.0),
+                        duplicate_of: None,
+                        msg: payload.clone(),
+                    });
+                    self.emit(TraceEvent::Sent {
+                        id: copy_id,
+                        from,
+                        to,
+                        label,
+                        send_us,
+                        deliver_us: Some(at.0),
+                        duplicate_of: Some(id),
+                        msg: payload.clone(),
+                    });
+                    self.push(at, 0, Due::Deliver(Box::new(copy)));
+                } else {
+                    self.emit(TraceEvent::Sent {
+                        id,
+                        from,
+                        to,
+                        label,
+                        send_us,
+                        deliver_us: Some(deliver.0),
+                        duplicate_of: None,
+                        msg: payload.clone(),
+                    });
+                }
+                let m = InFlight { id, from, to, label, send: self.now, deliver, payload };
+                self.push(deliver, 0, Due::Deliver(Box::new(m)));
+            }
+        }
+    }
+
+    /// Removes a message from the wire (the page's "drop this message").
+    pub fn remove_message(&mut self, id: u64) -> Result<(), String> {
+        let found = self.in_flight().into_iter().find(|m| m.id == id).map(|m| (m.from, m.to, m.label));
+        let Some((from, to, label)) = found else {
+            return Err(format!("no message {id} is in flight"));
+        };
+        self.removed.insert(id);
+        self.stats.dropped += 1;
+        self.emit(TraceEvent::Dropped { id, from, to, label, reason: DropReason::Removed });
+        Ok(())
+    }
+
+    fn check(&mut self) {
+        let refs: Vec<NodeRef<'_, P>> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| NodeRef { id: NodeId(i as u16), live: s.state.as_ref(), durable: s.durable.as_ref() })
+            .collect();
+        let mut found = std::mem::take(&mut self.scratch_violations);
+        self.checker.check(&refs, self.now, &mut found);
+        drop(refs);
+        for v in found.drain(..) {
+            match self.violations.iter_mut().find(|f| f.invariant == v.invariant) {
+                Some(first) => first.count += 1,
+                None => {
+                    self.violations.push(FirstViolation {
+                        invariant: v.invariant,
+                        detail: v.detail.clone(),
+                        at_us: self.now.0,
+                        step: self.stats.steps,
+                        count: 1,
+                    });
+                    self.emit(TraceEvent::Violation { invariant: v.invariant, detail: v.detail });
+                }
+            }
+        }
+        self.scratch_violations = found;
+    }
+
+    /// The node that leads now, if exactly one live node says it leads in the highest term.
+    pub fn leader(&self) -> Option<NodeId> {
+        let mut best: Option<(u64, NodeId)> = None;
+        let mut tie = false;
+        for (i, slot) in self.nodes.iter().enumerate() {
+            if let Some(s) = &slot.state {
+                let NodeStatus { role, term } = s.status();
+                if role == "leader" {
+                    match best {
+                        Some((t, _)) if t > term => {}
+                        Some((t, _)) if t == term => tie = true,
+                        _ => {
+                            best = Some((term, NodeId(i as u16)));
+                            tie = false;
+                        }
+                    }
+                }
+            }
+        }
+        if tie { None } else { best.map(|(_, n)| n) }
+    }
+}

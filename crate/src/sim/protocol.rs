@@ -1,0 +1,175 @@
+//! The contract between the engine and a protocol. A protocol is a state machine for one node,
+//! written sans-IO in the style of raft-rs and stateright's actors: it never touches a network
+//! or a clock. It reacts to a message, a timer or a client request by writing effects into its
+//! `Ctx` (messages to send, timers to set, replies to clients), and the engine carries them out.
+
+use super::ids::{ClientId, NodeId};
+use super::rng::SimRng;
+use super::time::{Micros, Time};
+use crate::workload::op::{Reply, Request, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::fmt::Debug;
+
+/// A wire message: anything a protocol sends to a peer. `label` names it in the UI and trace
+/// (`RequestVote`, `AppendEntries`, ...).
+pub trait Message: Clone + Debug + Serialize {
+    fn label(&self) -> &'static str;
+}
+
+/// The cheap headline of a node, compared after every callback to emit state-change events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeStatus {
+    pub role: &'static str,
+    pub term: u64,
+}
+
+/// What the page draws for one node. Protocols fill the fields that apply to them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NodeView {
+    pub role: String,
+    pub term: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<NodeId>,
+    /// The term of each log entry, index 1 first.
+    pub log_terms: Vec<u64>,
+    pub commit_index: u64,
+    /// The node's state-machine contents (key → value), in key order.
+    pub store: Vec<(String, String)>,
+}
+
+/// An invariant from a protocol's paper, checked after every step.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct InvariantInfo {
+    pub name: &'static str,
+    /// Where the property comes from, e.g. "Raft §5.2".
+    pub source: &'static str,
+    pub statement: &'static str,
+}
+
+/// One observed breach of an invariant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub detail: String,
+}
+
+/// A node as the invariant checkers see it: its live state, or what survived its crash.
+pub struct NodeRef<'a, P: Protocol> {
+    pub id: NodeId,
+    pub live: Option<&'a P>,
+    pub durable: Option<&'a P::Durable>,
+}
+
+/// A protocol's safety properties. Checkers may keep state across steps (for example every
+/// leader ever seen per term), which is why they are `Clone` with the simulation.
+pub trait Invariants<P: Protocol>: Clone + Default {
+    fn list() -> &'static [InvariantInfo];
+    fn check(&mut self, nodes: &[NodeRef<'_, P>], now: Time, out: &mut Vec<Violation>);
+}
+
+pub trait Protocol: Clone + Sized + 'static {
+    /// The name used in scenario files (`"protocol": "raft"`).
+    const NAME: &'static str;
+    type Msg: Message;
+    /// Named timers. Setting a timer that is already set moves it.
+    type Timer: Clone + Debug + Serialize + Ord;
+    /// What survives a crash (term, vote, log, write-ahead log, ...).
+    type Durable: Clone + Debug;
+    /// Parameters from the scenario's `params` object.
+    type Params: Clone + Debug + Default + DeserializeOwned + Serialize;
+    type Invariants: Invariants<Self>;
+
+    /// Checks parameters once when a scenario is loaded.
+    fn validate(params: &Self::Params) -> Result<(), String>;
+
+    /// Starts a node, fresh (`durable` is `None`) or recovering after a crash.
+    fn start(
+        id: NodeId,
+        nodes: u16,
+        params: &Self::Params,
+        durable: Option<Self::Durable>,
+        ctx: &mut Ctx<'_, Self>,
+    ) -> Self;
+    fn on_message(&mut self, from: NodeId, msg: Self::Msg, ctx: &mut Ctx<'_, Self>);
+    fn on_timer(&mut self, timer: Self::Timer, ctx: &mut Ctx<'_, Self>);
+    fn on_request(&mut self, client: ClientId, request: Request, ctx: &mut Ctx<'_, Self>);
+    /// The user's "time out now" button: act as if the node's main timer expired.
+    fn on_timeout_now(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+    fn durable(&self) -> Self::Durable;
+    fn status(&self) -> NodeStatus;
+    fn view(&self) -> NodeView;
+    /// What a crashed node still has on disk, drawn greyed out.
+    fn durable_view(durable: &Self::Durable) -> NodeView;
+    /// Everything about the node, for the inspector.
+    fn inspect(&self) -> serde_json::Value;
+}
+
+pub(crate) enum TimerCommand<T> {
+    Set(T, Micros),
+    Cancel(T),
+}
+
+/// Effects collected from one callback; the engine drains it right after.
+pub struct Outbox<P: Protocol> {
+    pub(crate) sends: Vec<(NodeId, P::Msg)>,
+    pub(crate) timers: Vec<TimerCommand<P::Timer>>,
+    pub(crate) replies: Vec<(ClientId, Response)>,
+    pub(crate) notes: Vec<String>,
+}
+
+impl<P: Protocol> Default for Outbox<P> {
+    fn default() -> Self {
+        Outbox { sends: Vec::new(), timers: Vec::new(), replies: Vec::new(), notes: Vec::new() }
+    }
+}
+
+impl<P: Protocol> Clone for Outbox<P> {
+    // The outbox is always empty between steps, so a clone needs none of its contents.
+    fn clone(&self) -> Self {
+        Outbox::default()
+    }
+}
+
+/// A protocol's handle on the world during one callback.
+pub struct Ctx<'a, P: Protocol> {
+    pub(crate) now: Time,
+    pub(crate) id: NodeId,
+    pub(crate) rng: &'a mut SimRng,
+    pub(crate) out: &'a mut Outbox<P>,
+}
+
+impl<P: Protocol> Ctx<'_, P> {
+    pub fn now(&self) -> Time {
+        self.now
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    pub fn send(&mut self, to: NodeId, msg: P::Msg) {
+        self.out.sends.push((to, msg));
+    }
+
+    pub fn set_timer(&mut self, after: Micros, timer: P::Timer) {
+        self.out.timers.push(TimerCommand::Set(timer, after));
+    }
+
+    pub fn cancel_timer(&mut self, timer: P::Timer) {
+        self.out.timers.push(TimerCommand::Cancel(timer));
+    }
+
+    pub fn reply(&mut self, client: ClientId, seq: u64, reply: Reply) {
+        self.out.replies.push((client, Response { seq, reply }));
+    }
+
+    /// A line for the event log, in plain words ("n3 grants its vote to n1 for term 4").
+    pub fn note(&mut self, text: impl Into<String>) {
+        self.out.notes.push(text.into());
+    }
+}

@@ -1,0 +1,179 @@
+//! The JavaScript face of the simulator: one `Playground` class built from a scenario. This file
+//! only translates — JSON text in, JSON text out, errors as exceptions with the message a person
+//! should read — and is the only file that knows about wasm-bindgen.
+
+use crate::scenario::{Scenario, library};
+use crate::sim::action::Action;
+use crate::sim::dynamic::Simulation;
+use crate::sim::ids::{ActorId, parse_actor};
+use crate::sim::time::Time;
+use crate::{protocols, scenario};
+use wasm_bindgen::prelude::*;
+
+fn js_err(message: impl std::fmt::Display) -> JsError {
+    JsError::new(&message.to_string())
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsError> {
+    serde_json::to_string(value).map_err(js_err)
+}
+
+/// Milliseconds from JS (a double) to whole microseconds, refusing what is not a time.
+fn ms_to_time(ms: f64) -> Result<Time, JsError> {
+    if !(0.0..=1e12).contains(&ms) {
+        return Err(js_err(format!("{ms} is not a time in milliseconds")));
+    }
+    Ok(Time(scenario::ms_to_us(ms)))
+}
+
+#[wasm_bindgen]
+pub struct Playground {
+    scenario: Scenario,
+    sim: Box<dyn Simulation>,
+}
+
+#[wasm_bindgen]
+impl Playground {
+    /// Builds a playground from a scenario's name or its JSON text, with its own seed or `seed`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(scenario: &str, seed: Option<f64>) -> Result<Playground, JsError> {
+        let parsed = if scenario.trim_start().starts_with('{') {
+            Scenario::from_json(scenario).map_err(js_err)?
+        } else {
+            library::get(scenario.trim()).map_err(js_err)?
+        };
+        let seed = match seed {
+            Some(s) if (0.0..=9_007_199_254_740_991.0).contains(&s) && s.fract() == 0.0 => Some(s as u64),
+            Some(s) => return Err(js_err(format!("the seed must be a whole number from 0 to 2^53-1, not {s}"))),
+            None => None,
+        };
+        let mut sim = protocols::build(&parsed, seed).map_err(js_err)?;
+        sim.set_recording(true);
+        Ok(Playground { scenario: parsed, sim })
+    }
+
+    /// Every built-in scenario as a JSON array of {name, title, description, topic, protocol}.
+    pub fn scenarios() -> String {
+        let list: Vec<serde_json::Value> = library::all()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name, "title": s.title, "description": s.description,
+                    "topic": s.topic, "protocol": s.protocol, "nodes": s.nodes,
+                })
+            })
+            .collect();
+        serde_json::Value::Array(list).to_string()
+    }
+
+    /// The scenario this playground runs, as JSON.
+    #[wasm_bindgen(js_name = scenarioJson)]
+    pub fn scenario_json(&self) -> String {
+        self.scenario.to_json()
+    }
+
+    pub fn protocol(&self) -> String {
+        self.sim.protocol().to_string()
+    }
+
+    pub fn seed(&self) -> f64 {
+        self.sim.seed() as f64
+    }
+
+    #[wasm_bindgen(js_name = durationMs)]
+    pub fn duration_ms(&self) -> f64 {
+        self.scenario.duration_ms as f64
+    }
+
+    /// The current virtual time in milliseconds.
+    #[wasm_bindgen(js_name = nowMs)]
+    pub fn now_ms(&self) -> f64 {
+        self.sim.now().0 as f64 / 1000.0
+    }
+
+    /// The time of the next event in milliseconds, or -1 when nothing is left.
+    #[wasm_bindgen(js_name = nextMs)]
+    pub fn next_ms(&self) -> f64 {
+        self.sim.next_time().map_or(-1.0, |t| t.0 as f64 / 1000.0)
+    }
+
+    /// Runs every event up to `ms` and returns how many ran.
+    #[wasm_bindgen(js_name = runUntil)]
+    pub fn run_until(&mut self, ms: f64) -> Result<f64, JsError> {
+        let t = ms_to_time(ms)?;
+        Ok(self.sim.run_until(t) as f64)
+    }
+
+    /// Applies exactly one event; false when there is none.
+    pub fn step(&mut self) -> bool {
+        self.sim.step()
+    }
+
+    /// Applies a user action given as JSON, e.g. `{"action":"crash","node":"n2"}`, now.
+    pub fn apply(&mut self, action_json: &str) -> Result<(), JsError> {
+        let action: Action = serde_json::from_str(action_json).map_err(|e| js_err(format!("bad action: {e}")))?;
+        self.sim.apply_now(action).map_err(js_err)
+    }
+
+    /// Removes one message from the wire.
+    #[wasm_bindgen(js_name = dropMessage)]
+    pub fn drop_message(&mut self, id: f64) -> Result<(), JsError> {
+        self.sim.remove_message(id as u64).map_err(js_err)
+    }
+
+    /// The trace events since the last call, as a JSON array.
+    #[wasm_bindgen(js_name = takeEvents)]
+    pub fn take_events(&mut self) -> String {
+        format!("[{}]", self.sim.take_events_json().join(","))
+    }
+
+    pub fn nodes(&self) -> Result<String, JsError> {
+        to_json(&self.sim.node_views())
+    }
+
+    pub fn clients(&self) -> Result<String, JsError> {
+        to_json(&self.sim.client_views())
+    }
+
+    /// The full state of one node (`"n3"`), for the inspector.
+    pub fn inspect(&self, node: &str) -> Result<String, JsError> {
+        match parse_actor(node).map_err(js_err)? {
+            ActorId::Node(n) => to_json(&self.sim.inspect(n).map_err(js_err)?),
+            ActorId::Client(c) => Err(js_err(format!("{c} is a client, not a node"))),
+        }
+    }
+
+    /// Messages on the wire with their send and deliver times.
+    #[wasm_bindgen(js_name = inFlight)]
+    pub fn in_flight(&self) -> Result<String, JsError> {
+        to_json(&self.sim.in_flight())
+    }
+
+    pub fn invariants(&self) -> Result<String, JsError> {
+        to_json(&self.sim.invariants())
+    }
+
+    pub fn history(&self) -> String {
+        self.sim.history().to_json()
+    }
+
+    pub fn stats(&self) -> Result<String, JsError> {
+        to_json(self.sim.stats())
+    }
+
+    /// Every action applied so far (timeline and user) with its time: what a share link carries.
+    pub fn actions(&self) -> Result<String, JsError> {
+        to_json(&self.sim.applied_actions())
+    }
+
+    #[wasm_bindgen(js_name = traceHash)]
+    pub fn trace_hash(&self) -> String {
+        self.sim.trace_hash()
+    }
+
+    /// A copy of the whole simulation, to come back to (time travel, forks).
+    pub fn snapshot(&self) -> Playground {
+        Playground { scenario: self.scenario.clone(), sim: self.sim.snapshot() }
+    }
+}

@@ -1,0 +1,97 @@
+//! The recorded history of client operations, in the one format every protocol shares (see the
+//! README): a JSON array of entries like
+//! `{"client":"c1","op":"put","key":"x","value":"3","invoke_us":1200000,"return_us":1250000,"outcome":"ok"}`.
+
+use crate::sim::ids::ClientId;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Put,
+    Get,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Applied, and the client was told so.
+    Ok,
+    /// Certainly not applied.
+    Fail,
+    /// The client gave up waiting: it may or may not have been applied. `return_us` is null.
+    Unknown,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub client: ClientId,
+    pub op: OpKind,
+    pub key: String,
+    /// For `put` the value written; for `get` the value read (`null` if absent or not read).
+    pub value: Option<String>,
+    pub invoke_us: u64,
+    pub return_us: Option<u64>,
+    pub outcome: Outcome,
+}
+
+/// A history being recorded. Operations still in flight are kept apart from finished ones so
+/// that the exported array only ever holds the three outcomes of the format.
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    entries: Vec<HistoryEntry>,
+    /// Indices into `entries` of operations that have not returned yet.
+    open: Vec<usize>,
+}
+
+impl History {
+    /// Records an invocation and returns its index for `finish`.
+    pub fn invoke(&mut self, client: ClientId, op: OpKind, key: &str, value: Option<String>, invoke_us: u64) -> usize {
+        let index = self.entries.len();
+        self.entries.push(HistoryEntry {
+            client,
+            op,
+            key: key.to_string(),
+            value,
+            invoke_us,
+            return_us: None,
+            outcome: Outcome::Unknown,
+        });
+        self.open.push(index);
+        index
+    }
+
+    /// Records how an operation ended. For an `unknown` outcome the return time stays null.
+    pub fn finish(&mut self, index: usize, outcome: Outcome, read: Option<String>, return_us: u64) {
+        self.open.retain(|i| *i != index);
+        let e = &mut self.entries[index];
+        e.outcome = outcome;
+        if outcome != Outcome::Unknown {
+            e.return_us = Some(return_us);
+        }
+        if e.op == OpKind::Get {
+            e.value = if outcome == Outcome::Ok { read } else { None };
+        }
+    }
+
+    pub fn is_open(&self, index: usize) -> bool {
+        self.open.contains(&index)
+    }
+
+    /// Every operation, in invocation order; those still in flight show as `unknown`.
+    pub fn entries(&self) -> &[HistoryEntry] {
+        &self.entries
+    }
+
+    pub fn count(&self, outcome: Outcome) -> usize {
+        self.entries.iter().enumerate().filter(|(i, e)| e.outcome == outcome && !self.open.contains(i)).count()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&self.entries).unwrap_or_else(|_| "[]".to_string())
+    }
+}

@@ -1,0 +1,58 @@
+//! What a client asks of the cluster and what it gets back. Every key-value protocol speaks
+//! this, so one client, one history format and one checker serve them all.
+
+use crate::sim::ids::NodeId;
+use serde::{Deserialize, Serialize};
+
+/// A client operation on a single key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    Put { key: String, value: String },
+    Get { key: String },
+}
+
+impl Op {
+    pub fn key(&self) -> &str {
+        match self {
+            Op::Put { key, .. } | Op::Get { key } => key,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Put { .. } => "put",
+            Op::Get { .. } => "get",
+        }
+    }
+}
+
+/// A request as it travels to a node. `seq` numbers a client's operations from 1; a retry of
+/// the same operation carries the same `seq`, so a protocol can apply it at most once (the
+/// client session of the Raft dissertation, §6.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Request {
+    pub seq: u64,
+    pub op: Op,
+}
+
+/// A node's answer to one request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    /// Applied. For a read, the value read (`None` when the key is absent).
+    Done { value: Option<String> },
+    /// This node will not serve the request and did not accept it; `leader` is its best guess.
+    Redirect { leader: Option<NodeId> },
+    /// Accepted, but the node lost the right to finish it: it may still be applied.
+    Uncertain { leader: Option<NodeId> },
+    /// Certainly not applied.
+    Rejected { reason: String },
+}
+
+/// A response as it travels back to a client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Response {
+    pub seq: u64,
+    pub reply: Reply,
+}
