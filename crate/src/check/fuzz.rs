@@ -47,6 +47,7 @@ pub struct FuzzReport {
 /// Builds the scenario of one fuzz seed.
 pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
     let mut rng = SimRng::new(seed ^ 0x9e37_79b9_7f4a_7c15);
+    let params = protocols::info(protocol).map_or(serde_json::Value::Null, |p| (p.fuzz_params)(&mut rng));
     let node = |i: u64| NodeId(i as u16);
     let mut timeline = Vec::new();
     let mut at = 500.0;
@@ -119,7 +120,7 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
         clients: plan.clients,
         seed,
         duration_ms,
-        params: serde_json::Value::Null,
+        params,
         network: NetworkSpec { latency_ms: [1.0, 12.0], drop: 0.0, duplicate: 0.0 },
         workload: WorkloadSpec {
             rate: 8.0,

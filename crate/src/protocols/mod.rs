@@ -8,6 +8,7 @@ use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::dynamic::Simulation;
 use crate::sim::engine::{Sim, SimConfig};
 use crate::sim::protocol::Protocol;
+use crate::sim::rng::SimRng;
 use crate::workload::Workload;
 
 /// What the CLI, the fuzzer and the page need to know of a protocol.
@@ -16,10 +17,17 @@ pub struct ProtocolInfo {
     pub title: &'static str,
     /// After faults are healed and the cluster has had time to settle: is it serving again?
     pub settled: fn(&dyn Simulation) -> Result<(), String>,
+    /// Parameters for one fuzz run, varied by seed so that the fuzzer covers the protocol's
+    /// options too (a bug may only show with an option off).
+    pub fuzz_params: fn(&mut SimRng) -> serde_json::Value,
 }
 
-pub static PROTOCOLS: &[ProtocolInfo] =
-    &[ProtocolInfo { name: "raft", title: "Raft consensus", settled: single_agreed_leader }];
+pub static PROTOCOLS: &[ProtocolInfo] = &[ProtocolInfo {
+    name: "raft",
+    title: "Raft consensus",
+    settled: single_agreed_leader,
+    fuzz_params: raft::fuzz_params,
+}];
 
 pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
     PROTOCOLS.iter().find(|p| p.name == name).ok_or_else(|| unknown(name))

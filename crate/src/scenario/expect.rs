@@ -29,15 +29,24 @@ pub enum Expectation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         among: Option<Vec<NodeId>>,
     },
-    /// At `at_ms`, `node` has this role (`leader`, `follower`, `crashed`, ...) and, if given, term.
-    Role {
+    /// At `at_ms`, `node` has every property given: role (`leader`, `follower`, `candidate`,
+    /// `crashed`, `paused`), term, commit index, the terms of its log entries.
+    Node {
         node: NodeId,
-        role: String,
         at_ms: f64,
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         term: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commit_index: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        log_terms: Option<Vec<u64>>,
     },
-    /// The number of operations matching every given field is at least `min` (default 1) and at
+    /// At `at_ms`, every running node holds the same log, commit index and store.
+    Converged { at_ms: f64 },
+    /// The number of operations matching every given field is at least `min` (default 1, or 0
+    /// when only `max` is given) and at
     /// most `max` (if given), at the end of the run.
     Ops {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,10 +91,11 @@ impl Expectation {
                 time(*by_ms)?;
                 among.iter().flatten().try_for_each(node)
             }
-            Expectation::Role { node: n, at_ms, .. } => {
+            Expectation::Node { node: n, at_ms, .. } => {
                 node(n)?;
                 time(*at_ms)
             }
+            Expectation::Converged { at_ms } => time(*at_ms),
             Expectation::Ops { client: Some(c), .. } if c.0 >= s.clients => {
                 Err(format!("client {c} does not exist (the scenario has {} clients)", s.clients))
             }
@@ -100,7 +110,7 @@ impl Expectation {
     pub fn at_ms(&self) -> Option<f64> {
         match self {
             Expectation::SingleLeader { by_ms, .. } => Some(*by_ms),
-            Expectation::Role { at_ms, .. } => Some(*at_ms),
+            Expectation::Node { at_ms, .. } | Expectation::Converged { at_ms } => Some(*at_ms),
             _ => None,
         }
     }
@@ -141,13 +151,34 @@ impl Expectation {
                     .collect();
                 (leaders.len() == 1, format!("leaders: [{}]", leaders.join(", ")))
             }
-            Expectation::Role { node, role, term, .. } => match sim.node_views().get(node.index()) {
-                Some(v) => {
-                    let ok = &v.role == role && term.is_none_or(|t| t == v.view.term);
-                    (ok, format!("{node} is {} in term {}", v.role, v.view.term))
+            Expectation::Node { node, role, term, commit_index, log_terms, .. } => {
+                match sim.node_views().get(node.index()) {
+                    Some(v) => {
+                        let ok = role.as_ref().is_none_or(|r| *r == v.role)
+                            && term.is_none_or(|t| t == v.view.term)
+                            && commit_index.is_none_or(|c| c == v.view.commit_index)
+                            && log_terms.as_ref().is_none_or(|l| *l == v.view.log_terms);
+                        let detail = format!(
+                            "{node} is {} in term {}, commit index {}, log terms {:?}",
+                            v.role, v.view.term, v.view.commit_index, v.view.log_terms
+                        );
+                        (ok, detail)
+                    }
+                    None => (false, format!("node {node} does not exist")),
                 }
-                None => (false, format!("node {node} does not exist")),
-            },
+            }
+            Expectation::Converged { .. } => {
+                let views = sim.node_views();
+                let running: Vec<_> = views.iter().filter(|v| v.role != "crashed").collect();
+                let differs = running.windows(2).find(|w| {
+                    let (a, b) = (&w[0].view, &w[1].view);
+                    a.log_terms != b.log_terms || a.commit_index != b.commit_index || a.store != b.store
+                });
+                match differs {
+                    None => (true, format!("{} running nodes agree", running.len())),
+                    Some(w) => (false, format!("{} and {} differ", w[0].id, w[1].id)),
+                }
+            }
             Expectation::Ops { client, op, key, value, outcome, min, max } => {
                 let n = sim
                     .history()
@@ -162,7 +193,7 @@ impl Expectation {
                             && outcome.is_none_or(|o| o == e.outcome && !sim.history().is_open(*i))
                     })
                     .count();
-                let lo = min.unwrap_or(1);
+                let lo = min.unwrap_or(if max.is_some() { 0 } else { 1 });
                 (n >= lo && max.is_none_or(|hi| n <= hi), format!("{n} matching operations"))
             }
         };

@@ -58,6 +58,7 @@ impl<P: Protocol> Sim<P> {
             node: target,
             invoked: now,
             attempts: 0,
+            redirects: 0,
             maybe_applied: false,
             history,
         });
@@ -65,13 +66,23 @@ impl<P: Protocol> Sim<P> {
         self.attempt(c);
     }
 
-    /// Sends the current operation to the client's chosen node and arms its timeout.
+    /// Sends the current operation to the client's chosen node and arms its timeout. Following a
+    /// leader's hint is not a retry: it does not count against the retry budget.
     fn attempt(&mut self, c: ClientId) {
+        self.send_attempt(c, true);
+    }
+
+    fn send_attempt(&mut self, c: ClientId, counts: bool) {
         let timeout = self.workload.timeout_us;
         let client = &mut self.clients[c.index()];
         let Some(pending) = client.current.as_mut() else { return };
-        pending.attempts += 1;
-        let (seq, node, op, retry) = (pending.seq, pending.node, pending.op.clone(), pending.attempts > 1);
+        if counts {
+            pending.attempts += 1;
+        } else {
+            pending.redirects += 1;
+        }
+        let (seq, node, op, retry) =
+            (pending.seq, pending.node, pending.op.clone(), pending.attempts + pending.redirects > 1);
         client.token += 1;
         let token = client.token;
         if retry {
@@ -132,11 +143,12 @@ impl<P: Protocol> Sim<P> {
             Reply::Redirect { leader } | Reply::Uncertain { leader } => {
                 pending.maybe_applied |= uncertain;
                 match leader {
-                    // Follow the hint at once, unless it points back at the node that sent it.
-                    Some(l) if l != pending.node => {
+                    // Follow the hint at once, unless it points back at the node that sent it or
+                    // the client has been sent around the whole cluster already.
+                    Some(l) if l != pending.node && pending.redirects < node_count as u32 => {
                         pending.node = l;
                         client.guess = l;
-                        self.retry_or_finish(c);
+                        self.send_attempt(c, false);
                     }
                     _ => {
                         pending.node = next_node;

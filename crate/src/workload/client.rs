@@ -14,8 +14,10 @@ pub struct PendingOp {
     pub op: Op,
     pub node: NodeId,
     pub invoked: Time,
-    /// Attempts made so far, the first included.
+    /// Attempts made so far, the first included, not counting those that followed a redirect.
     pub attempts: u32,
+    /// Attempts that followed a leader's hint.
+    pub redirects: u32,
     /// Whether some attempt may have been applied (it timed out, or the node lost leadership
     /// after accepting it): then giving up must say `unknown`, not `fail`.
     pub maybe_applied: bool,

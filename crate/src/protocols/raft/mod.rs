@@ -84,6 +84,14 @@ impl Default for RaftParams {
     }
 }
 
+/// Fuzz runs cover both settings of the no-op: without it, the Figure 8 rule is what stands
+/// between the cluster and a lost committed entry, and the fuzzer should be able to see that.
+pub fn fuzz_params(rng: &mut crate::sim::rng::SimRng) -> serde_json::Value {
+    let noop = rng.chance(500_000);
+    let low = rng.between(100, 200);
+    serde_json::json!({ "noop_on_election": noop, "election_timeout_ms": [low, low * 2], "heartbeat_ms": 40 })
+}
+
 /// What survives a crash: the paper's persistent state, plus a count of log writes (a log
 /// sequence number) that lets the invariant checkers skip logs that did not change.
 #[derive(Clone, Debug)]
