@@ -143,8 +143,19 @@ pub struct Scenario {
 impl Scenario {
     /// Parses and validates a scenario file. Errors name the field (`timeline[2].node: ...`).
     pub fn from_json(text: &str) -> Result<Scenario, ScenarioError> {
-        let de = &mut serde_json::Deserializer::from_str(text);
-        let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        // Syntax first, with its line and column; then the shape, with the path of the field.
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| ScenarioError::Syntax(format!("not valid JSON: {e}")))?;
+        if !value.is_object() {
+            let kind = match value {
+                serde_json::Value::Array(_) => "an array",
+                serde_json::Value::String(_) => "a string",
+                serde_json::Value::Number(_) => "a number",
+                _ => "a bare value",
+            };
+            return Err(ScenarioError::Syntax(format!("a scenario is a JSON object {{...}}, not {kind}")));
+        }
+        let scenario: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if path == "." || path.is_empty() {

@@ -310,19 +310,33 @@ impl<P: Protocol> Sim<P> {
 
     /// Applies the next event. Returns false when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        while let Some(item) = self.queue.pop() {
-            if self.is_stale(&item) {
-                continue;
-            }
-            self.now = self.now.max(item.at);
-            self.stats.steps += 1;
-            self.apply_due(item.due);
-            if self.check_invariants {
-                self.check();
-            }
-            return true;
+        self.skip_stale_items();
+        let Some(item) = self.queue.pop() else { return false };
+        self.now = self.now.max(item.at);
+        self.stats.steps += 1;
+        self.apply_due(item.due);
+        if self.check_invariants {
+            self.check();
         }
-        false
+        // Keep the head of the queue meaningful, so that `next_time` and `run_until` see the
+        // time of the next real event.
+        self.skip_stale_items();
+        true
+    }
+
+    pub(crate) fn apply_as_step(&mut self, action: Action) {
+        self.stats.steps += 1;
+        self.apply_action(action);
+        if self.check_invariants {
+            self.check();
+        }
+        self.skip_stale_items();
+    }
+
+    pub(crate) fn skip_stale_items(&mut self) {
+        while self.queue.peek().is_some_and(|q| self.is_stale(q)) {
+            self.queue.pop();
+        }
     }
 
     /// Whether a queued item no longer means anything (a moved timer, a removed message); such

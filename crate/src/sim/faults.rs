@@ -17,7 +17,8 @@ impl<P: Protocol> Sim<P> {
     pub fn apply_now(&mut self, action: Action) -> Result<(), String> {
         action.validate(self.node_count(), self.client_count())?;
         self.run_until(self.now);
-        self.apply_action(action);
+        // Exactly what `step` does with a timeline action, so that the replay matches.
+        self.apply_as_step(action);
         Ok(())
     }
 
