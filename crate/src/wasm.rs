@@ -144,6 +144,11 @@ impl Playground {
         }
     }
 
+    /// Every node–node and client–node pair, with whether each direction is up.
+    pub fn links(&self) -> Result<String, JsError> {
+        to_json(&self.sim.links())
+    }
+
     /// Messages on the wire with their send and deliver times.
     #[wasm_bindgen(js_name = inFlight)]
     pub fn in_flight(&self) -> Result<String, JsError> {

@@ -4,7 +4,7 @@
 
 use super::action::{Action, TimedAction};
 use super::engine::{FirstViolation, Sim, Stats};
-use super::ids::{ClientId, NodeId};
+use super::ids::{ActorId, ClientId, NodeId};
 use super::protocol::{InvariantInfo, Invariants, NodeView, Protocol};
 use super::time::Time;
 use crate::workload::history::History;
@@ -40,6 +40,16 @@ pub struct MessageView {
     pub msg: serde_json::Value,
 }
 
+/// One pair of actors and the state of the link each way.
+#[derive(Clone, Debug, Serialize)]
+pub struct LinkView {
+    pub a: String,
+    pub b: String,
+    /// Whether `a → b` is up.
+    pub a_to_b: bool,
+    pub b_to_a: bool,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct InvariantStatus {
     #[serde(flatten)]
@@ -68,6 +78,8 @@ pub trait Simulation {
     fn node_views(&self) -> Vec<ActorView>;
     fn client_views(&self) -> Vec<ClientView>;
     fn inspect(&self, node: NodeId) -> Result<serde_json::Value, String>;
+    /// Every node–node and client–node pair with its link state.
+    fn links(&self) -> Vec<LinkView>;
     fn in_flight(&self) -> Vec<MessageView>;
     fn invariants(&self) -> Vec<InvariantStatus>;
     fn violations(&self) -> &[FirstViolation];
@@ -170,6 +182,33 @@ impl<P: Protocol> Simulation for Sim<P> {
             "timers": timers,
         }))
     }
+    fn links(&self) -> Vec<LinkView> {
+        let nodes: Vec<ActorId> = (0..self.node_count()).map(|i| ActorId::Node(NodeId(i))).collect();
+        let clients: Vec<ActorId> = (0..self.client_count()).map(|i| ActorId::Client(ClientId(i))).collect();
+        let net = self.network();
+        let mut out = Vec::new();
+        for (i, &a) in nodes.iter().enumerate() {
+            for &b in &nodes[i + 1..] {
+                out.push(LinkView {
+                    a: a.to_string(),
+                    b: b.to_string(),
+                    a_to_b: net.is_up(a, b),
+                    b_to_a: net.is_up(b, a),
+                });
+            }
+        }
+        for &c in &clients {
+            for &n in &nodes {
+                out.push(LinkView {
+                    a: c.to_string(),
+                    b: n.to_string(),
+                    a_to_b: net.is_up(c, n),
+                    b_to_a: net.is_up(n, c),
+                });
+            }
+        }
+        out
+    }
     fn in_flight(&self) -> Vec<MessageView> {
         Sim::in_flight(self)
             .into_iter()
@@ -211,9 +250,4 @@ impl<P: Protocol> Simulation for Sim<P> {
     fn snapshot(&self) -> Box<dyn Simulation> {
         Box::new(self.clone())
     }
-}
-
-/// Names a client for messages.
-pub fn client_name(c: ClientId) -> String {
-    c.to_string()
 }
