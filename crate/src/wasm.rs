@@ -5,7 +5,7 @@
 use crate::scenario::{Scenario, library};
 use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
-use crate::sim::ids::{ActorId, parse_actor};
+use crate::sim::ids::{ActorId, NodeId, parse_actor};
 use crate::sim::time::Time;
 use crate::{protocols, scenario};
 use wasm_bindgen::prelude::*;
@@ -128,8 +128,39 @@ impl Playground {
         format!("[{}]", self.sim.take_events_json().join(","))
     }
 
+    /// How to draw each node: `{id, role, term, leader, log_terms, commit_index, store}`.
+    /// `role` is what the page should show (`crashed` and `paused` win over the protocol's role,
+    /// which stays in `protocol_role`). Built by hand because the view flattens a second `role`.
     pub fn nodes(&self) -> Result<String, JsError> {
-        to_json(&self.sim.node_views())
+        let mut out = Vec::new();
+        for actor in self.sim.node_views() {
+            let mut value = serde_json::to_value(&actor.view).map_err(js_err)?;
+            if let Some(object) = value.as_object_mut() {
+                object.insert("protocol_role".into(), actor.view.role.clone().into());
+                object.insert("role".into(), actor.role.into());
+                object.insert("id".into(), actor.id.into());
+            }
+            out.push(value);
+        }
+        to_json(&out)
+    }
+
+    /// The timers each node has set, `{"n1": [{"timer": ..., "fires_us": ...}], ...}`, so the
+    /// page can draw countdowns without asking for the whole state of every node.
+    pub fn timers(&self) -> Result<String, JsError> {
+        let mut out = serde_json::Map::new();
+        for i in 0..self.sim.node_count() {
+            let node = NodeId(i);
+            let mut view = self.sim.inspect(node).map_err(js_err)?;
+            let timers = view.get_mut("timers").map(serde_json::Value::take).unwrap_or_default();
+            out.insert(node.to_string(), timers);
+        }
+        to_json(&out)
+    }
+
+    /// How many steps (events and applied actions) have run: one `step()` adds exactly one.
+    pub fn steps(&self) -> f64 {
+        self.sim.stats().steps as f64
     }
 
     pub fn clients(&self) -> Result<String, JsError> {
