@@ -138,6 +138,14 @@ fn the_cli_exits_1_with_a_message_on_bad_input() {
     let (code, _, err) = caplab(&["fuzz", "nothing", "--seeds", "1"]);
     assert_eq!(code, 1);
     assert!(err.contains("unknown protocol `nothing`"), "{err}");
+    let backwards = edit(
+        "[ { \"at_ms\": 100, \"action\": \"crash\", \"node\": \"n1\" } ]",
+        "[ { \"at_ms\": 500, \"action\": \"heal\" }, { \"at_ms\": 100, \"action\": \"heal\" } ]",
+    );
+    std::fs::write(&bad, backwards).expect("write");
+    let (code, _, err) = caplab(&["run", bad.to_str().expect("utf-8 path")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("timeline[1].at_ms: 100 is before the previous action"), "{err}");
     std::fs::write(&bad, "{ not json").expect("write");
     let (code, _, err) = caplab(&["check", bad.to_str().expect("utf-8 path")]);
     assert_eq!(code, 1);

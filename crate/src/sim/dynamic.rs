@@ -172,7 +172,10 @@ impl<P: Protocol> Simulation for Sim<P> {
             slot.timers().map(|(t, at)| serde_json::json!({ "timer": t, "fires_us": at.0 })).collect();
         let state = match &slot.state {
             Some(p) => p.inspect(),
-            None => serde_json::json!({ "crashed": true, "durable": format!("{:?}", slot.durable) }),
+            None => serde_json::json!({
+                "crashed": true,
+                "on_disk": slot.durable.as_ref().map(|d| serde_json::to_value(P::durable_view(d)).unwrap_or_default()),
+            }),
         };
         Ok(serde_json::json!({
             "id": node.to_string(),

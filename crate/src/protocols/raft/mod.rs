@@ -137,8 +137,8 @@ impl Protocol for Raft {
 
     fn validate(p: &RaftParams) -> Result<(), String> {
         let [lo, hi] = p.election_timeout_ms;
-        if lo == 0 || lo > hi {
-            return Err(format!("election_timeout_ms [{lo}, {hi}] must be a range with 0 < min <= max"));
+        if lo == 0 || lo > hi || hi > 3_600_000 {
+            return Err(format!("election_timeout_ms [{lo}, {hi}] must be a range with 0 < min <= max <= 3600000"));
         }
         if p.heartbeat_ms == 0 || p.heartbeat_ms >= lo {
             return Err(format!(
