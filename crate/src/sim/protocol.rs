@@ -27,6 +27,10 @@ pub struct NodeStatus {
 /// What the page draws for one node. Protocols fill the fields that apply to them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NodeView {
+    /// The protocol's own name for the node's role. Serialized as `protocol_role` because the
+    /// engine's view of a node (`ActorView`) puts its own `role` beside it, which says `crashed`
+    /// or `paused` when that is what the node is.
+    #[serde(rename = "protocol_role")]
     pub role: String,
     pub term: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
