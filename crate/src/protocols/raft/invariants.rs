@@ -10,8 +10,11 @@
 //!   applies a different entry at that index.
 //!
 //! The checker remembers what it has seen (leaders per term, committed and applied entries), so
-//! it judges the whole run, not one instant. Logs are compared only when their write count
-//! changed, which keeps a check after every step cheap.
+//! it judges the whole run, not one instant. To keep a check after every step cheap on long
+//! logs, it keeps for each log a chain of prefix hashes (`chain[k]` = hash of entries 1..=k+1):
+//! two logs agree up to an index exactly when their chains agree there, so comparing prefixes
+//! costs one comparison, and the chain only grows by the new entries unless the log was
+//! truncated.
 
 use super::messages::{Entry, Role};
 use super::{Raft, RaftDurable};
@@ -19,6 +22,7 @@ use crate::sim::ids::NodeId;
 use crate::sim::protocol::{InvariantInfo, Invariants, NodeRef, Violation};
 use crate::sim::time::Time;
 use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 const ELECTION_SAFETY: &str = "Election Safety";
 const LEADER_APPEND_ONLY: &str = "Leader Append-Only";
@@ -54,40 +58,94 @@ static LIST: [InvariantInfo; 5] = [
     },
 ];
 
+/// A log's prefix hashes, kept up to date from the log's length and truncation count.
+#[derive(Clone, Debug, Default)]
+struct Chain {
+    hashes: Vec<u64>,
+    truncations: u64,
+}
+
+fn link(previous: u64, entry: &Entry) -> u64 {
+    let mut h = DefaultHasher::new();
+    previous.hash(&mut h);
+    entry.hash(&mut h);
+    h.finish()
+}
+
+impl Chain {
+    /// Brings the chain up to date with the log; returns whether the log changed. A log that
+    /// was not truncated only grew, so only its new entries are hashed; the last known entry is
+    /// re-hashed as a spot check, and the whole chain is rebuilt if it changed anyway.
+    fn update(&mut self, log: &[Entry], truncations: u64) -> bool {
+        let known = self.hashes.len();
+        let tail_moved = known > 0
+            && log.len() >= known
+            && link(if known > 1 { self.hashes[known - 2] } else { 0 }, &log[known - 1]) != self.hashes[known - 1];
+        if truncations != self.truncations || log.len() < known || tail_moved {
+            self.hashes.clear();
+            self.truncations = truncations;
+        } else if log.len() == known {
+            return false;
+        }
+        for entry in &log[self.hashes.len()..] {
+            let previous = self.hashes.last().copied().unwrap_or(0);
+            self.hashes.push(link(previous, entry));
+        }
+        true
+    }
+
+    /// The hash of entries 1..=n (0 for none), if the log has n entries.
+    fn at(&self, n: usize) -> Option<u64> {
+        if n == 0 { Some(0) } else { self.hashes.get(n - 1).copied() }
+    }
+
+    /// How many leading entries two logs share: hashes agree on a prefix, then never again.
+    fn common_prefix(&self, other: &Chain) -> usize {
+        let (mut lo, mut hi) = (0, self.hashes.len().min(other.hashes.len()));
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if self.hashes[mid - 1] == other.hashes[mid - 1] { lo = mid } else { hi = mid - 1 }
+        }
+        lo
+    }
+}
+
+/// A record of entries everyone must agree on (committed, or applied), as a chain.
+#[derive(Clone, Debug, Default)]
+struct Record {
+    hashes: Vec<u64>,
+}
+
+impl Record {
+    /// Checks that the log's first `n` entries agree with the record, and extends the record
+    /// with any beyond it. Returns the first index (1-based) that disagrees.
+    fn absorb(&mut self, chain: &Chain, n: usize) -> Option<usize> {
+        let overlap = n.min(self.hashes.len());
+        if overlap > 0 && chain.at(overlap) != Some(self.hashes[overlap - 1]) {
+            let first = chain.common_prefix(&Chain { hashes: self.hashes.clone(), truncations: 0 });
+            return Some(first + 1);
+        }
+        for k in self.hashes.len()..n.min(chain.hashes.len()) {
+            self.hashes.push(chain.hashes[k]);
+        }
+        None
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct RaftInvariants {
     leaders: BTreeMap<u64, NodeId>,
-    /// Per node: the leader term and log it had at the last check, while it led.
-    led: BTreeMap<NodeId, (u64, Vec<Entry>)>,
-    /// Per node: (log write count, commit index, term) at the last check; checks that depend
-    /// only on these are skipped while they stay the same.
-    seen: Vec<Option<(u64, u64, u64)>>,
-    /// How many committed entries were recorded at the last check.
-    committed_seen: usize,
-    /// Committed entries, index 1 first, each with the term in which it was first seen committed.
-    committed: Vec<(Entry, u64)>,
-    /// Applied entries, index 1 first.
-    applied: Vec<Entry>,
-    /// Per node: how much of its applied prefix has been compared.
-    applied_checked: Vec<u64>,
-}
-
-/// The parts of a node the checks read, live or from disk.
-struct Seen<'a> {
-    id: NodeId,
-    log: &'a [Entry],
-    writes: u64,
-    live: Option<&'a Raft>,
-}
-
-fn seen<'a>(r: &NodeRef<'a, Raft>) -> Option<Seen<'a>> {
-    match (r.live, r.durable) {
-        (Some(raft), _) => Some(Seen { id: r.id, log: &raft.log, writes: raft.log_writes, live: Some(raft) }),
-        (None, Some(RaftDurable { log, log_writes, .. })) => {
-            Some(Seen { id: r.id, log, writes: *log_writes, live: None })
-        }
-        (None, None) => None,
-    }
+    /// Per node: its log's chain.
+    chains: Vec<Chain>,
+    /// Per node: the term it led, the length of its log and the hash of that prefix, at the
+    /// last check.
+    led: BTreeMap<NodeId, (u64, usize, u64)>,
+    committed: Record,
+    /// The term in which each committed entry was first seen committed.
+    committed_terms: Vec<u64>,
+    applied: Record,
+    /// Per node: the commit index and last applied index at the last check.
+    seen: Vec<(u64, u64)>,
 }
 
 impl Invariants<Raft> for RaftInvariants {
@@ -96,62 +154,56 @@ impl Invariants<Raft> for RaftInvariants {
     }
 
     fn check(&mut self, nodes: &[NodeRef<'_, Raft>], _now: Time, out: &mut Vec<Violation>) {
-        if self.seen.len() != nodes.len() {
-            self.seen = vec![None; nodes.len()];
-            self.applied_checked = vec![0; nodes.len()];
+        if self.chains.len() != nodes.len() {
+            self.chains = vec![Chain::default(); nodes.len()];
+            self.seen = vec![(0, 0); nodes.len()];
         }
-        let all: Vec<Seen<'_>> = nodes.iter().filter_map(seen).collect();
-        let now_seen: Vec<(u64, u64, u64)> = all
-            .iter()
-            .map(|s| s.live.map_or((s.writes, 0, 0), |r| (s.writes, r.commit_index, r.current_term)))
-            .collect();
-        let changed: Vec<bool> = all.iter().zip(&now_seen).map(|(s, n)| self.seen[s.id.index()] != Some(*n)).collect();
-        let log_changed: Vec<bool> =
-            all.iter().zip(&now_seen).map(|(s, n)| self.seen[s.id.index()].map(|o| o.0) != Some(n.0)).collect();
-        for s in &all {
-            match s.live {
+        let mut changed = vec![false; nodes.len()];
+        for r in nodes {
+            let (log, truncations) = match (r.live, r.durable) {
+                (Some(raft), _) => (&raft.log[..], raft.truncations),
+                (None, Some(RaftDurable { log, truncations, .. })) => (&log[..], *truncations),
+                (None, None) => continue,
+            };
+            changed[r.id.index()] = self.chains[r.id.index()].update(log, truncations);
+        }
+        let committed_before = self.committed.hashes.len();
+        for r in nodes {
+            let i = r.id.index();
+            match r.live {
                 Some(raft) => {
-                    self.election_safety(raft, out);
+                    let new_leadership = self.election_safety(raft, out);
                     self.leader_append_only(raft, out);
+                    let (commit, applied) = (raft.commit_index, raft.last_applied);
+                    if changed[i] || (commit, applied) != self.seen[i] {
+                        self.record_commits(raft, out);
+                        self.state_machine_safety(raft, out);
+                        self.seen[i] = (commit, applied);
+                    }
+                    if new_leadership {
+                        self.leader_completeness(raft, out);
+                    }
                 }
                 None => {
-                    self.led.remove(&s.id);
+                    self.led.remove(&r.id);
+                    self.seen[i] = (0, 0);
                 }
             }
         }
-        self.log_matching(&all, &log_changed, out);
-        for (s, changed) in all.iter().zip(&changed) {
-            if let Some(raft) = s.live
-                && *changed
-            {
-                self.record_commits(raft, out);
-            }
-        }
-        let committed_grew = self.committed.len() != self.committed_seen;
-        self.committed_seen = self.committed.len();
-        for (s, changed) in all.iter().zip(&changed) {
-            if let Some(raft) = s.live
-                && raft.role == Role::Leader
-                && (*changed || committed_grew)
-            {
+        self.log_matching(nodes, &changed, out);
+        if self.committed.hashes.len() != committed_before || changed.iter().any(|c| *c) {
+            for raft in nodes.iter().filter_map(|r| r.live).filter(|r| r.role == Role::Leader) {
                 self.leader_completeness(raft, out);
             }
-        }
-        for (s, n) in all.iter().zip(now_seen) {
-            if let Some(raft) = s.live {
-                self.state_machine_safety(raft, out);
-            } else {
-                self.applied_checked[s.id.index()] = 0;
-            }
-            self.seen[s.id.index()] = Some(n);
         }
     }
 }
 
 impl RaftInvariants {
-    fn election_safety(&mut self, raft: &Raft, out: &mut Vec<Violation>) {
+    /// Returns whether this is the first check that sees this node lead this term.
+    fn election_safety(&mut self, raft: &Raft, out: &mut Vec<Violation>) -> bool {
         if raft.role != Role::Leader {
-            return;
+            return false;
         }
         let first = *self.leaders.entry(raft.current_term).or_insert(raft.id);
         if first != raft.id {
@@ -160,6 +212,7 @@ impl RaftInvariants {
                 detail: format!("{} and {} both lead term {}", first, raft.id, raft.current_term),
             });
         }
+        self.led.get(&raft.id).is_none_or(|(term, _, _)| *term != raft.current_term)
     }
 
     fn leader_append_only(&mut self, raft: &Raft, out: &mut Vec<Violation>) {
@@ -167,43 +220,42 @@ impl RaftInvariants {
             self.led.remove(&raft.id);
             return;
         }
-        match self.led.get_mut(&raft.id) {
-            Some((term, log)) if *term == raft.current_term => {
-                if log.len() == raft.log.len() && log.last() == raft.log.last() {
-                    return;
-                }
-                let kept = raft.log.len() >= log.len() && raft.log[..log.len()] == log[..];
-                if !kept {
-                    out.push(Violation {
-                        invariant: LEADER_APPEND_ONLY,
-                        detail: format!("leader {} of term {} changed or removed entries of its log", raft.id, term),
-                    });
-                }
-                *log = raft.log.clone();
-            }
-            _ => {
-                self.led.insert(raft.id, (raft.current_term, raft.log.clone()));
-            }
+        let chain = &self.chains[raft.id.index()];
+        if let Some(&(term, len, hash)) = self.led.get(&raft.id)
+            && term == raft.current_term
+            && chain.at(len) != Some(hash)
+        {
+            out.push(Violation {
+                invariant: LEADER_APPEND_ONLY,
+                detail: format!("leader {} of term {} changed or removed entries of its log", raft.id, term),
+            });
         }
+        let len = raft.log.len();
+        self.led.insert(raft.id, (raft.current_term, len, chain.at(len).unwrap_or(0)));
     }
 
-    fn log_matching(&self, all: &[Seen<'_>], changed: &[bool], out: &mut Vec<Violation>) {
-        for i in 0..all.len() {
-            for j in (i + 1)..all.len() {
-                if !(changed[i] || changed[j]) {
+    fn log_matching(&self, nodes: &[NodeRef<'_, Raft>], changed: &[bool], out: &mut Vec<Violation>) {
+        let logs: Vec<(NodeId, &[Entry])> = nodes
+            .iter()
+            .filter_map(|r| match (r.live, r.durable) {
+                (Some(raft), _) => Some((r.id, &raft.log[..])),
+                (None, Some(d)) => Some((r.id, &d.log[..])),
+                (None, None) => None,
+            })
+            .collect();
+        for (x, &(a_id, a)) in logs.iter().enumerate() {
+            for &(b_id, b) in &logs[x + 1..] {
+                if !(changed[a_id.index()] || changed[b_id.index()]) {
                     continue;
                 }
-                let (a, b) = (all[i].log, all[j].log);
+                // Past the shared prefix, no index may hold entries of the same term.
+                let split = self.chains[a_id.index()].common_prefix(&self.chains[b_id.index()]);
                 let common = a.len().min(b.len());
-                // The first index where the logs differ; past it no index may share a term.
-                let split = (0..common).find(|&k| a[k] != b[k]).unwrap_or(common);
                 if let Some(k) = (split..common).find(|&k| a[k].term == b[k].term) {
                     out.push(Violation {
                         invariant: LOG_MATCHING,
                         detail: format!(
-                            "{} and {} both hold an entry of term {} at index {}, but their logs differ at index {}",
-                            all[i].id,
-                            all[j].id,
+                            "{a_id} and {b_id} both hold an entry of term {} at index {}, but their logs differ at index {}",
                             a[k].term,
                             k + 1,
                             split + 1
@@ -218,66 +270,47 @@ impl RaftInvariants {
     /// first node to do so is the leader that committed them, so its term is the commit term.
     fn record_commits(&mut self, raft: &Raft, out: &mut Vec<Violation>) {
         let upto = (raft.commit_index as usize).min(raft.log.len());
-        let known = self.committed.len().min(upto);
-        // Entries this node takes as committed that were recorded before must be the same.
-        if let Some(k) = (0..known).find(|&k| self.committed[k].0 != raft.log[k]) {
+        if let Some(k) = self.committed.absorb(&self.chains[raft.id.index()], upto) {
             out.push(Violation {
                 invariant: STATE_MACHINE_SAFETY,
                 detail: format!(
-                    "{} takes as committed a different entry at index {} than was committed before",
-                    raft.id,
-                    k + 1
+                    "{} takes as committed a different entry at index {k} than was committed before",
+                    raft.id
                 ),
             });
         }
-        for k in self.committed.len()..upto {
-            self.committed.push((raft.log[k].clone(), raft.current_term));
+        while self.committed_terms.len() < self.committed.hashes.len() {
+            self.committed_terms.push(raft.current_term);
         }
     }
 
     fn leader_completeness(&self, raft: &Raft, out: &mut Vec<Violation>) {
-        for (k, (entry, term)) in self.committed.iter().enumerate() {
-            if *term < raft.current_term && raft.log.get(k) != Some(entry) {
-                out.push(Violation {
-                    invariant: LEADER_COMPLETENESS,
-                    detail: format!(
-                        "{}, leader of term {}, lacks the entry at index {} committed in term {}",
-                        raft.id,
-                        raft.current_term,
-                        k + 1,
-                        term
-                    ),
-                });
-                return;
-            }
+        // Entries committed in earlier terms form a prefix of the committed record.
+        let earlier = self.committed_terms.partition_point(|t| *t < raft.current_term);
+        let chain = &self.chains[raft.id.index()];
+        if earlier > 0 && chain.at(earlier) != Some(self.committed.hashes[earlier - 1]) {
+            let record = Chain { hashes: self.committed.hashes[..earlier].to_vec(), truncations: 0 };
+            let k = chain.common_prefix(&record);
+            out.push(Violation {
+                invariant: LEADER_COMPLETENESS,
+                detail: format!(
+                    "{}, leader of term {}, lacks the entry at index {} committed in term {}",
+                    raft.id,
+                    raft.current_term,
+                    k + 1,
+                    self.committed_terms[k]
+                ),
+            });
         }
     }
 
     fn state_machine_safety(&mut self, raft: &Raft, out: &mut Vec<Violation>) {
-        let done = &mut self.applied_checked[raft.id.index()];
-        if raft.last_applied < *done {
-            // The node restarted and is applying its log again from the start.
-            *done = 0;
+        let applied = (raft.last_applied as usize).min(raft.log.len());
+        if let Some(k) = self.applied.absorb(&self.chains[raft.id.index()], applied) {
+            out.push(Violation {
+                invariant: STATE_MACHINE_SAFETY,
+                detail: format!("{} applied a different entry at index {k} than another server did", raft.id),
+            });
         }
-        for index in *done..raft.last_applied {
-            let k = index as usize;
-            let Some(entry) = raft.log.get(k) else { break };
-            match self.applied.get(k) {
-                Some(first) if first != entry => {
-                    out.push(Violation {
-                        invariant: STATE_MACHINE_SAFETY,
-                        detail: format!(
-                            "{} applied a different entry at index {} than another server did",
-                            raft.id,
-                            k + 1
-                        ),
-                    });
-                    break;
-                }
-                Some(_) => {}
-                None => self.applied.push(entry.clone()),
-            }
-        }
-        *done = raft.last_applied;
     }
 }

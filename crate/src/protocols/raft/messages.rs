@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// What an entry asks the state machine to do. Client commands carry the client's session
 /// (client, seq) so that a retried request is applied once (Raft dissertation §6.3).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
     /// The blank entry a new leader appends to commit entries of earlier terms (§8).
@@ -24,7 +24,7 @@ pub enum Command {
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Entry {
     pub term: u64,
     #[serde(flatten)]

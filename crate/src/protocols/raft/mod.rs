@@ -92,14 +92,15 @@ pub fn fuzz_params(rng: &mut crate::sim::rng::SimRng) -> serde_json::Value {
     serde_json::json!({ "noop_on_election": noop, "election_timeout_ms": [low, low * 2], "heartbeat_ms": 40 })
 }
 
-/// What survives a crash: the paper's persistent state, plus a count of log writes (a log
-/// sequence number) that lets the invariant checkers skip logs that did not change.
+/// What survives a crash: the paper's persistent state, plus a count of truncations, which tells
+/// the invariant checkers that a log changed other than by appending (so they re-read it whole
+/// rather than only its new entries).
 #[derive(Clone, Debug)]
 pub struct RaftDurable {
     pub current_term: u64,
     pub voted_for: Option<NodeId>,
     pub log: Vec<Entry>,
-    pub log_writes: u64,
+    pub truncations: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -112,7 +113,7 @@ pub struct Raft {
     pub(crate) voted_for: Option<NodeId>,
     /// `log[0]` is index 1.
     pub(crate) log: Vec<Entry>,
-    pub(crate) log_writes: u64,
+    pub(crate) truncations: u64,
     // Volatile state.
     pub(crate) role: Role,
     pub(crate) leader: Option<NodeId>,
@@ -159,7 +160,7 @@ impl Protocol for Raft {
         durable: Option<RaftDurable>,
         ctx: &mut Ctx<'_, Self>,
     ) -> Self {
-        let d = durable.unwrap_or(RaftDurable { current_term: 0, voted_for: None, log: Vec::new(), log_writes: 0 });
+        let d = durable.unwrap_or(RaftDurable { current_term: 0, voted_for: None, log: Vec::new(), truncations: 0 });
         let mut raft = Raft {
             id,
             nodes,
@@ -167,7 +168,7 @@ impl Protocol for Raft {
             current_term: d.current_term,
             voted_for: d.voted_for,
             log: d.log,
-            log_writes: d.log_writes,
+            truncations: d.truncations,
             role: Role::Follower,
             leader: None,
             commit_index: 0,
@@ -210,7 +211,7 @@ impl Protocol for Raft {
             current_term: self.current_term,
             voted_for: self.voted_for,
             log: self.log.clone(),
-            log_writes: self.log_writes,
+            truncations: self.truncations,
         }
     }
 

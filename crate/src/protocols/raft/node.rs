@@ -24,12 +24,11 @@ impl Raft {
 
     fn append(&mut self, entry: Entry) {
         self.log.push(entry);
-        self.log_writes += 1;
     }
 
     fn truncate(&mut self, keep: u64) {
         self.log.truncate(keep as usize);
-        self.log_writes += 1;
+        self.truncations += 1;
     }
 
     pub(crate) fn reset_election_timer(&mut self, ctx: RCtx) {
