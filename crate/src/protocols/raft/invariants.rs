@@ -314,3 +314,119 @@ impl RaftInvariants {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each invariant, shown to fire on a state that breaks it.
+
+    use super::*;
+    use crate::protocols::raft::state_machine::KvStore;
+    use crate::protocols::raft::{Command, RaftParams};
+    use crate::sim::ids::ClientId;
+
+    fn entry(term: u64, value: &str) -> Entry {
+        Entry { term, command: Command::Put { key: "x".into(), value: value.into(), client: ClientId(0), seq: 1 } }
+    }
+
+    fn node(id: u16, term: u64, role: Role, log: Vec<Entry>) -> Raft {
+        Raft {
+            id: NodeId(id),
+            nodes: 3,
+            params: RaftParams::default(),
+            current_term: term,
+            voted_for: None,
+            log,
+            truncations: 0,
+            role,
+            leader: None,
+            commit_index: 0,
+            last_applied: 0,
+            votes: Vec::new(),
+            next_index: vec![1; 3],
+            match_index: vec![0; 3],
+            store: KvStore::default(),
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    fn check(checker: &mut RaftInvariants, nodes: &[Raft]) -> Vec<&'static str> {
+        let refs: Vec<NodeRef<'_, Raft>> =
+            nodes.iter().map(|r| NodeRef { id: r.id, live: Some(r), durable: None }).collect();
+        let mut out = Vec::new();
+        checker.check(&refs, Time::ZERO, &mut out);
+        out.into_iter().map(|v| v.invariant).collect()
+    }
+
+    #[test]
+    fn a_healthy_cluster_breaks_nothing() {
+        let log = vec![entry(1, "a"), entry(1, "b")];
+        let mut leader = node(0, 1, Role::Leader, log.clone());
+        leader.commit_index = 2;
+        leader.last_applied = 2;
+        let nodes = [leader, node(1, 1, Role::Follower, log.clone()), node(2, 1, Role::Follower, log[..1].to_vec())];
+        assert!(check(&mut RaftInvariants::default(), &nodes).is_empty());
+    }
+
+    #[test]
+    fn two_leaders_in_one_term_break_election_safety() {
+        let nodes =
+            [node(0, 2, Role::Leader, vec![]), node(1, 2, Role::Leader, vec![]), node(2, 2, Role::Follower, vec![])];
+        assert!(check(&mut RaftInvariants::default(), &nodes).contains(&ELECTION_SAFETY));
+    }
+
+    #[test]
+    fn same_index_and_term_with_different_prefixes_break_log_matching() {
+        let a = node(0, 2, Role::Follower, vec![entry(1, "a"), entry(2, "b")]);
+        let b = node(1, 2, Role::Follower, vec![entry(1, "z"), entry(2, "b")]);
+        let nodes = [a, b, node(2, 2, Role::Follower, vec![])];
+        assert!(check(&mut RaftInvariants::default(), &nodes).contains(&LOG_MATCHING));
+    }
+
+    #[test]
+    fn a_leader_that_drops_an_entry_breaks_append_only() {
+        let mut checker = RaftInvariants::default();
+        let mut nodes = [
+            node(0, 1, Role::Leader, vec![entry(1, "a"), entry(1, "b")]),
+            node(1, 1, Role::Follower, vec![]),
+            node(2, 1, Role::Follower, vec![]),
+        ];
+        assert!(check(&mut checker, &nodes).is_empty());
+        nodes[0].log.truncate(1);
+        nodes[0].truncations += 1;
+        assert!(check(&mut checker, &nodes).contains(&LEADER_APPEND_ONLY));
+    }
+
+    #[test]
+    fn an_overwritten_entry_is_noticed_even_without_a_truncation() {
+        let mut checker = RaftInvariants::default();
+        let mut nodes = [
+            node(0, 1, Role::Leader, vec![entry(1, "a"), entry(1, "b")]),
+            node(1, 1, Role::Follower, vec![]),
+            node(2, 1, Role::Follower, vec![]),
+        ];
+        assert!(check(&mut checker, &nodes).is_empty());
+        nodes[0].log[1] = entry(1, "c");
+        assert!(check(&mut checker, &nodes).contains(&LEADER_APPEND_ONLY));
+    }
+
+    #[test]
+    fn a_new_leader_without_a_committed_entry_breaks_completeness() {
+        let mut checker = RaftInvariants::default();
+        let mut old = node(0, 1, Role::Leader, vec![entry(1, "a")]);
+        old.commit_index = 1;
+        let mut nodes = [old, node(1, 1, Role::Follower, vec![entry(1, "a")]), node(2, 1, Role::Follower, vec![])];
+        assert!(check(&mut checker, &nodes).is_empty());
+        nodes[0].role = Role::Follower;
+        nodes[2] = node(2, 2, Role::Leader, vec![]);
+        assert!(check(&mut checker, &nodes).contains(&LEADER_COMPLETENESS));
+    }
+
+    #[test]
+    fn applying_different_entries_at_one_index_breaks_state_machine_safety() {
+        let mut a = node(0, 1, Role::Follower, vec![entry(1, "a")]);
+        let mut b = node(1, 2, Role::Follower, vec![entry(2, "b")]);
+        (a.commit_index, a.last_applied, b.commit_index, b.last_applied) = (1, 1, 1, 1);
+        let nodes = [a, b, node(2, 2, Role::Follower, vec![])];
+        assert!(check(&mut RaftInvariants::default(), &nodes).contains(&STATE_MACHINE_SAFETY));
+    }
+}
