@@ -2,9 +2,10 @@
 //! a timeout or a redirect, and recording how each one ended. Every protocol that serves reads
 //! and writes gets the same clients, so their histories are comparable.
 
-use super::engine::{ClientTimer, Due, Sim};
+use super::engine::{ClientTimer, Sim};
 use super::ids::{ActorId, ClientId, NodeId};
 use super::protocol::Protocol;
+use super::queue::Due;
 use super::trace::{Payload, TraceEvent};
 use crate::workload::client::{ClientState, PendingOp};
 use crate::workload::history::{OpKind, Outcome};

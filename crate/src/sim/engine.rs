@@ -8,9 +8,11 @@
 //! a timeline action gives the same trace.
 
 use super::action::{Action, TimedAction};
-use super::ids::{ActorId, ClientId, NodeId};
+use super::ids::{ActorId, NodeId};
 use super::network::{LinkProfile, Network, Transit};
 use super::protocol::{Ctx, Invariants, NodeRef, NodeStatus, Outbox, Protocol, TimerCommand, Violation};
+pub use super::queue::{ClientTimer, InFlight};
+use super::queue::{Due, Held, Queued};
 use super::rng::SimRng;
 use super::time::Time;
 use super::trace::{DropReason, Payload, Record, TraceEvent, TraceHash};
@@ -18,75 +20,10 @@ use crate::workload::Workload;
 use crate::workload::client::ClientState;
 use crate::workload::history::History;
 use serde::Serialize;
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 pub type SimRecord<P> = Record<<P as Protocol>::Msg, <P as Protocol>::Timer>;
 pub type SimEvent<P> = TraceEvent<<P as Protocol>::Msg, <P as Protocol>::Timer>;
-
-/// A message on a link.
-#[derive(Clone, Debug)]
-pub struct InFlight<M> {
-    pub id: u64,
-    pub from: ActorId,
-    pub to: ActorId,
-    pub label: &'static str,
-    pub send: Time,
-    pub deliver: Time,
-    pub payload: Payload<M>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientTimer {
-    /// The current attempt took too long.
-    Timeout,
-    /// Try again after a back-off.
-    Retry,
-    /// Start the next generated operation.
-    Next,
-}
-
-#[derive(Clone, Debug)]
-pub(crate) enum Due<P: Protocol> {
-    Deliver(Box<InFlight<P::Msg>>),
-    Timer { node: NodeId, timer: P::Timer, generation: u64 },
-    Client { client: ClientId, token: u64, timer: ClientTimer },
-    Action(Action),
-}
-
-#[derive(Clone, Debug)]
-pub(crate) struct Queued<P: Protocol> {
-    pub(crate) at: Time,
-    class: u8,
-    seq: u64,
-    pub(crate) due: Due<P>,
-}
-
-impl<P: Protocol> PartialEq for Queued<P> {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl<P: Protocol> Eq for Queued<P> {}
-impl<P: Protocol> PartialOrd for Queued<P> {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl<P: Protocol> Ord for Queued<P> {
-    // Reversed, so that the standard max-heap pops the earliest event first.
-    fn cmp(&self, other: &Self) -> Ordering {
-        (other.at, other.class, other.seq).cmp(&(self.at, self.class, self.seq))
-    }
-}
-
-/// A held item waits for a paused node to resume.
-#[derive(Clone, Debug)]
-pub(crate) enum Held<P: Protocol> {
-    Message(Box<InFlight<P::Msg>>),
-    Timer(P::Timer, u64),
-}
 
 #[derive(Clone, Debug)]
 pub struct NodeSlot<P: Protocol> {

@@ -2,9 +2,10 @@
 //! action is recorded with its time, which is all a share link needs to replay a run.
 
 use super::action::{Action, Target, TimedAction};
-use super::engine::{Due, Held, Sim};
+use super::engine::Sim;
 use super::ids::{ActorId, ClientId, NodeId};
 use super::protocol::Protocol;
+use super::queue::{Due, Held};
 use super::rng::probability_to_ppm;
 use super::time::Time;
 use super::trace::TraceEvent;

@@ -9,6 +9,7 @@ mod faults;
 pub mod ids;
 pub mod network;
 pub mod protocol;
+mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;
