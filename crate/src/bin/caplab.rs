@@ -70,6 +70,9 @@ enum Command {
         /// Virtual seconds to simulate per measurement.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        /// Only print the benchmark scenario of this protocol as JSON (for the wasm benchmark).
+        #[arg(long)]
+        print_scenario: Option<String>,
     },
 }
 
@@ -84,7 +87,10 @@ fn main() -> ExitCode {
         Command::Fuzz { protocol, seeds, start, verbose, dump } => {
             fuzz_cmd(&protocol, seeds, start, verbose, dump.as_deref())
         }
-        Command::Bench { seconds } => bench(seconds),
+        Command::Bench { seconds, print_scenario: Some(p) } => caplab::scenario::benchmark(&p, 5, 2, seconds)
+            .map(|s| println!("{}", s.to_json()))
+            .map_err(|e| e.to_string()),
+        Command::Bench { seconds, print_scenario: None } => bench(seconds),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,23 +249,13 @@ fn fuzz_cmd(protocol: &str, seeds: u64, start: u64, verbose: bool, dump: Option<
     }
 }
 
-/// The scenario each protocol is measured on.
-fn bench_scenario(protocol: &str, seconds: u64) -> Result<Scenario, String> {
-    let text = serde_json::json!({
-        "format": 1, "name": format!("bench-{protocol}"), "title": "benchmark", "protocol": protocol,
-        "nodes": 5, "clients": 2, "seed": 1, "duration_ms": seconds * 1000,
-        "workload": { "rate": 20, "keys": 5, "read_ratio": 0.5 }
-    });
-    Scenario::from_json(&text.to_string()).map_err(|e| e.to_string())
-}
-
 fn bench(seconds: u64) -> Result<(), String> {
     println!(
         "{:<8} {:>6} {:>8} {:>10} {:>12} {:>16}",
         "protocol", "nodes", "clients", "events", "invariants", "events/second"
     );
     for p in protocols::PROTOCOLS {
-        let s = bench_scenario(p.name, seconds)?;
+        let s = caplab::scenario::benchmark(p.name, 5, 2, seconds).map_err(|e| e.to_string())?;
         for checks in [true, false] {
             let mut sim = protocols::build(&s, None).map_err(|e| e.to_string())?;
             sim.set_check_invariants(checks);

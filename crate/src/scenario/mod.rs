@@ -230,6 +230,17 @@ impl Scenario {
     }
 }
 
+/// The scenario the benchmarks run for a protocol, natively and in wasm alike: a steady client
+/// workload on a healthy cluster.
+pub fn benchmark(protocol: &str, nodes: u16, clients: u16, seconds: u64) -> Result<Scenario, ScenarioError> {
+    let text = serde_json::json!({
+        "format": FORMAT, "name": format!("bench-{protocol}"), "title": "benchmark", "protocol": protocol,
+        "nodes": nodes, "clients": clients, "seed": 1, "duration_ms": seconds.saturating_mul(1000),
+        "workload": { "rate": 20, "keys": 5, "read_ratio": 0.5 }
+    });
+    Scenario::from_json(&text.to_string())
+}
+
 /// Milliseconds (possibly fractional, from a file) to whole microseconds.
 pub fn ms_to_us(ms: f64) -> u64 {
     (ms * 1000.0).round().max(0.0) as u64
