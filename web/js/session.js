@@ -1,0 +1,199 @@
+// One run of one scenario, with time travel. The simulator only goes forwards, so this keeps
+// copies of it (snapshots) every `interval` ms of virtual time and right after every user
+// action. Seeking restores the nearest earlier snapshot and runs forwards to the target time;
+// acting in the past forks: everything later is discarded. It also keeps the trace events of
+// the known timeline, so panels can show exactly the events up to the current step.
+
+const SNAPSHOT_MS = 100;
+// Past this many time snapshots, every other one goes and the interval doubles.
+const MAX_SNAPSHOTS = 400;
+const MAX_EVENTS = 60000;
+
+export class Session {
+  /** Throws (the simulator's message) when the scenario or the seed is refused. */
+  constructor(Playground, source, seed) {
+    this.pg = new Playground(source, seed ?? undefined);
+    this.scenario = JSON.parse(this.pg.scenarioJson());
+    this.protocol = this.pg.protocol();
+    this.duration = this.pg.durationMs();
+    this.seed = this.pg.seed();
+    this.interval = SNAPSHOT_MS;
+    this.snapshots = [];
+    this.events = [];
+    this.notes = []; // the scenario's captions among `events`, for a quick look-up
+    this.version = 0; // bumped whenever `events` loses its tail or head, so views rebuild
+    this.knownStep = 0; // the last step whose events are in `events`
+    this.maxReached = 0;
+    // Removed messages do not count as steps; this counts them so that positions on the
+    // timeline stay ordered as (steps, drops).
+    this.drops = 0;
+    this.collect(true);
+    this.addSnapshot(false);
+  }
+
+  get now() { return this.pg.nowMs(); }
+  get steps() { return this.pg.steps(); }
+  /** The length of the time slider: the script's end, or further if the run went on. */
+  get end() { return Math.max(this.duration, this.maxReached); }
+  /** Whether later history exists that acting now would discard. */
+  get inPast() { return this.isAhead(this.snapshots.at(-1)) || this.knownStep > this.steps; }
+
+  /** Whether a snapshot lies later on the timeline than the current state. */
+  isAhead(snap) {
+    return snap.steps > this.steps || (snap.steps === this.steps && snap.drops > this.drops);
+  }
+
+  free() {
+    for (const snap of this.snapshots) snap.pg.free();
+    this.snapshots = [];
+    this.pg.free();
+  }
+
+  /** Moves the trace events out of the simulator. A replay of known ground repeats events
+   * already kept (the run is deterministic), so only steps past `knownStep` are new. */
+  collect(all = false) {
+    const batch = JSON.parse(this.pg.takeEvents());
+    for (const e of batch) {
+      if (!all && e.step <= this.knownStep) continue;
+      this.events.push(e);
+      if (e.type === 'fault' && e.action === 'note') this.notes.push(e);
+    }
+    this.knownStep = Math.max(this.knownStep, this.steps);
+    if (this.events.length > MAX_EVENTS) {
+      this.events.splice(0, this.events.length - MAX_EVENTS * 0.8);
+      this.version++;
+    }
+    return batch;
+  }
+
+  addSnapshot(action) {
+    this.snapshots.push({ t: this.now, steps: this.steps, drops: this.drops, pg: this.pg.snapshot(), action });
+    const timed = this.snapshots.filter((s) => !s.action);
+    if (timed.length <= MAX_SNAPSHOTS) return;
+    // Thin the time snapshots; action snapshots stay, because only they hold what the user did.
+    const drop = new Set(timed.filter((_, i) => i % 2 === 1));
+    for (const s of drop) s.pg.free();
+    this.snapshots = this.snapshots.filter((s) => !drop.has(s));
+    this.interval *= 2;
+  }
+
+  restore(snap) {
+    this.pg.free();
+    this.pg = snap.pg.snapshot();
+    this.drops = snap.drops;
+  }
+
+  /** The last snapshot at or before time `t` (the latest of several at the same time). */
+  baseFor(t) {
+    let lo = 0;
+    let hi = this.snapshots.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.snapshots[mid].t <= t) lo = mid;
+      else hi = mid - 1;
+    }
+    return this.snapshots[lo];
+  }
+
+  /** Runs forwards to `t`, leaving a snapshot at each interval boundary on new ground. */
+  advanceTo(t) {
+    let boundary = (Math.floor(this.now / this.interval) + 1) * this.interval;
+    while (boundary <= t) {
+      this.pg.runUntil(boundary);
+      this.collect();
+      if (this.steps > this.snapshots.at(-1).steps) this.addSnapshot(false);
+      boundary = (Math.floor(boundary / this.interval) + 1) * this.interval;
+    }
+    this.pg.runUntil(Math.max(t, this.now));
+    this.collect();
+    this.maxReached = Math.max(this.maxReached, this.now);
+  }
+
+  /** Shows the state at virtual time `t`, backwards or forwards. */
+  seek(t) {
+    t = Math.max(0, Math.min(t, 3.6e6));
+    const base = this.baseFor(t);
+    // Restore when going back, and also when a snapshot ahead of us (but not past t) holds a
+    // user action that running forwards from here would miss.
+    if (t < this.now || this.isAhead(base)) this.restore(base);
+    this.advanceTo(t);
+  }
+
+  /** Applies exactly one event. On known ground, a user action is replayed from its snapshot. */
+  step() {
+    const next = this.snapshots.find((s) => s.action && s.steps === this.steps + 1);
+    if (next) {
+      this.restore(next);
+    } else {
+      if (!this.pg.step()) return false;
+      this.collect();
+      // Messages the user removed right after this step, on known ground.
+      const removed = this.snapshots.findLast((s) => s.action && s.steps === this.steps && s.drops > this.drops);
+      if (removed) this.restore(removed);
+    }
+    this.maxReached = Math.max(this.maxReached, this.now);
+    return true;
+  }
+
+  /** Drops whatever lies after the current step: acting now starts a new timeline. */
+  fork() {
+    const cur = this.steps;
+    while (this.snapshots.length > 1 && this.isAhead(this.snapshots.at(-1))) this.snapshots.pop().pg.free();
+    if (this.events.length && this.events.at(-1).step > cur) {
+      let i = this.events.length;
+      while (i > 0 && this.events[i - 1].step > cur) i--;
+      this.events.length = i;
+      this.notes = this.notes.filter((e) => e.step <= cur);
+      this.version++;
+    }
+    this.knownStep = cur;
+    this.maxReached = this.now;
+  }
+
+  /** Applies a user action (JSON text). Tried on a copy first, so a refused action changes
+   * nothing, not even the future it would have discarded. Returns the events it caused. */
+  apply(actionJson) {
+    return this.act((pg) => pg.apply(actionJson));
+  }
+
+  dropMessage(id) {
+    const batch = this.act((pg) => pg.dropMessage(id), true);
+    return batch;
+  }
+
+  act(fn, isDrop = false) {
+    const trial = this.pg.snapshot();
+    try {
+      fn(trial);
+    } catch (e) {
+      trial.free();
+      throw e;
+    }
+    this.fork();
+    this.pg.free();
+    this.pg = trial;
+    if (isDrop) this.drops++;
+    const batch = this.collect(true);
+    this.addSnapshot(true);
+    this.maxReached = this.now;
+    return batch;
+  }
+
+  /** The scenario's latest caption at or before the current step, or null. */
+  currentNote() {
+    const steps = this.steps;
+    return this.notes.findLast((e) => e.step <= steps) ?? null;
+  }
+
+  /** Index just past the last kept event at or before `steps`. */
+  eventsUpTo(steps) {
+    let lo = 0;
+    let hi = this.events.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.events[mid].step <= steps) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
