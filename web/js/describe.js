@@ -1,0 +1,82 @@
+// Sentences for people from trace events and actions, in the current language: used by the
+// event log, the caption and the messages shown after an action.
+
+import { t, pick } from './i18n.js';
+
+export const fmtUs = (us) => (us / 1000).toFixed(3);
+
+/** An action ({"action":"crash","node":"n2"}) as a short sentence. */
+export function describeAction(a) {
+  switch (a.action) {
+    case 'partition': return t('act.partition', { groups: a.groups.map((g) => `{${g.join(', ')}}`).join(' | ') });
+    case 'cut':
+    case 'restore':
+      return t(`act.${a.action}${a.oneway ? 'Oneway' : ''}`, { from: a.from, to: a.to });
+    case 'request':
+      return t('act.request', { client: a.client, op: a.op, key: a.key, value: a.value ?? '', node: a.node ?? t('act.itsLeader') });
+    case 'network':
+      return t('act.network', { detail: JSON.stringify({ latency_ms: a.latency_ms, drop: a.drop, duplicate: a.duplicate }) });
+    case 'note': return pick(a.text);
+    default: return t(`act.${a.action}`, { node: a.node === 'leader' ? t('act.theLeader') : a.node });
+  }
+}
+
+/** The actors an event concerns, for the event log's node filter. */
+export function actorsOf(e) {
+  switch (e.type) {
+    case 'sent': case 'delivered': case 'dropped': return [e.from, e.to];
+    case 'held': return [e.to];
+    case 'timer_fired': case 'state_changed': return [e.node];
+    case 'op_invoked': case 'op_retried': return [e.client, e.node];
+    case 'op_returned': return [e.client];
+    case 'note': return e.node ? [e.node] : [];
+    case 'fault': case 'skipped': return [e.node, e.from, e.to, e.client, ...(e.groups ?? []).flat()].filter(Boolean);
+    default: return [];
+  }
+}
+
+/** Which filter group an event belongs to. */
+export function kindOf(e) {
+  switch (e.type) {
+    case 'sent': case 'delivered': case 'dropped': case 'held': return 'messages';
+    case 'timer_fired': return 'timers';
+    case 'state_changed': return 'roles';
+    case 'op_invoked': case 'op_retried': case 'op_returned': return 'clients';
+    case 'fault': case 'skipped': case 'note': return e.type === 'fault' && e.action === 'note' ? 'notes' : e.type === 'note' ? 'notes' : 'faults';
+    case 'violation': return 'violations';
+    default: return 'other';
+  }
+}
+
+function timerName(timer) {
+  return typeof timer === 'string' ? timer : JSON.stringify(timer);
+}
+
+/** One event as a sentence; null for events the log does not show. */
+export function describeEvent(e) {
+  switch (e.type) {
+    case 'sent':
+      return e.deliver_us === null
+        ? t('ev.sentLost', { from: e.from, to: e.to, label: e.label })
+        : t('ev.sent', { from: e.from, to: e.to, label: e.label });
+    case 'delivered': return t('ev.delivered', { from: e.from, to: e.to, label: e.label });
+    case 'dropped': return t('ev.dropped', { from: e.from, to: e.to, label: e.label, reason: t(`drop.${e.reason}`) });
+    case 'held': return t('ev.held', { to: e.to, label: e.label });
+    case 'timer_fired': return t('ev.timer', { node: e.node, timer: timerName(e.timer) });
+    case 'state_changed': return t('ev.state', { node: e.node, role: t(`role.${e.role}`), term: e.term });
+    case 'op_invoked': return t('ev.invoked', { client: e.client, op: opText(e), node: e.node });
+    case 'op_retried': return t('ev.retried', { client: e.client, seq: e.seq, node: e.node });
+    case 'op_returned': return t('ev.returned', { client: e.client, seq: e.seq, outcome: t(`outcome.${e.outcome}`), value: e.value ?? '' });
+    case 'fault': return e.action === 'note' ? `“${pick(e.text)}”` : describeAction(e);
+    case 'skipped': return t('ev.skipped', { action: describeAction(e), reason: e.reason });
+    // Timeline notes come twice (as an action and as a note): the action carries both languages.
+    case 'note': return e.node ? `${e.node}: ${e.text}` : null;
+    case 'violation': return t('ev.violation', { invariant: e.invariant, detail: e.detail });
+    default: return e.type;
+  }
+}
+
+export function opText(op) {
+  if (op.op === 'get') return `get ${op.key}`;
+  return `put ${op.key}=${op.value ?? ''}`;
+}

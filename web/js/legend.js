@@ -1,0 +1,39 @@
+// The legend over the cluster: node colours by role, link states, and the message shapes the
+// protocol module uses (filled: a request; hollow: a reply; red outline: refused).
+
+import { h, s } from './dom.js';
+import { t } from './i18n.js';
+import { legendIcon } from './messages.js';
+
+// Not data-role: tests count nodes by [data-role], so the legend must not look like one.
+const ROLE_STYLE = {
+  leader: 'fill: var(--leader); stroke: var(--leader)',
+  candidate: 'fill: var(--candidate); stroke: var(--candidate)',
+  follower: 'fill: var(--follower); stroke: var(--follower-stroke)',
+  crashed: 'fill: var(--crashed); stroke: var(--crashed); stroke-dasharray: 2 2',
+  paused: 'fill: var(--paused); stroke: var(--paused-stroke)',
+};
+
+function roleIcon(role) {
+  return s('svg', { class: 'legend-icon', viewBox: '-9 -9 18 18', width: 16, height: 16, 'aria-hidden': 'true' }, [
+    s('circle', { r: 7, style: `${ROLE_STYLE[role] ?? ''}; stroke-width: 2` }),
+  ]);
+}
+
+function linkIcon(state) {
+  return s('svg', { class: 'legend-icon wide', viewBox: '0 -6 28 12', width: 28, height: 12, 'aria-hidden': 'true' }, [
+    s('g', { class: `legend-link state-${state}` }, [s('line', { class: 'wire', x1: 0, y1: 0, x2: 28, y2: 0 })]),
+  ]);
+}
+
+export function buildLegend(box, module, roles) {
+  const item = (icon, label) => h('li', {}, [icon, h('span', { text: label })]);
+  box.replaceChildren(
+    h('h4', { text: t('legend.nodes') }),
+    h('ul', {}, roles.map((r) => item(roleIcon(r), t(`role.${r}`)))),
+    h('h4', { text: t('legend.links') }),
+    h('ul', {}, ['up', 'cut', 'oneway'].map((st) => item(linkIcon(st), t(`legend.link.${st}`)))),
+    h('h4', { text: t('legend.messages') }),
+    h('ul', {}, module.legend(t).map((st) => item(legendIcon(st), st.label))),
+  );
+}

@@ -1,0 +1,430 @@
+// The playground page. Loads the wasm simulator, builds the views, and runs the frame loop
+// that maps wall-clock frames to virtual time at the chosen speed (the simulator never sees
+// frames). Every user action goes through `act`, errors land in the role="alert" element and
+// leave the running simulation as it was. `window.caplab` is the hook browser tests drive.
+
+import init, { Playground } from '../pkg/caplab.js';
+import { $, $$, h } from './dom.js';
+import { detectLang, onLangChange, pick, setLang, lang, t } from './i18n.js';
+import { Session } from './session.js';
+import { ClusterView } from './cluster.js';
+import { Menu, Tooltip } from './menus.js';
+import { Transport, fillHelp, installKeyboard } from './controls.js';
+import { PartitionTool } from './partition.js';
+import { EventLog } from './panels/events.js';
+import { ClientHistory, historyLegend } from './panels/history.js';
+import { InvariantsPanel } from './panels/invariants.js';
+import { Inspector } from './panels/inspector.js';
+import { protocolModule } from '../protocols/index.js';
+import { MAX_NODES, MIN_NODES, fillPicker, fillSizes, parseSeed, randomSeed, resizeScenario } from './scenario.js';
+import { describeAction, fmtUs } from './describe.js';
+import { clientMenuItems, linkMenuItems, messageMenuItems, nodeMenuItems } from './node-menus.js';
+import { buildLegend } from './legend.js';
+
+const DEFAULT_SCENARIO = 'raft-election';
+const ROLES = ['leader', 'candidate', 'follower', 'crashed', 'paused'];
+
+class App {
+  constructor() {
+    this.params = new URLSearchParams(location.search);
+    this.playing = false;
+    this.tab = 'inspector';
+    this.menu = new Menu();
+    this.tooltip = new Tooltip();
+    this.cluster = new ClusterView($('#cluster'), {
+      onNode: (id, e) => (this.partition.grouping ? this.partition.cycle(id) : this.openNodeMenu(id, e)),
+      onClient: (id, e) => (this.partition.grouping ? this.partition.cycle(id) : this.openMenu(e, id, clientMenuItems(this, id))),
+      onLink: (a, b, e, near) => this.clickLink(a, b, e, near),
+      onLinkMenu: (a, b, e) => this.openMenu(e, `${a} — ${b}`, linkMenuItems(this, a, b)),
+      onMessage: (m, e) => this.openMenu(e, `${m.label} ${m.from} → ${m.to}`, messageMenuItems(this, m)),
+      onMessageHover: (m, e) => this.hoverMessage(m, e),
+    });
+    this.transport = new Transport(this);
+    this.partition = new PartitionTool($('#partition-tools'), {
+      act: (a) => this.act(a), cluster: this.cluster, nodes: () => this.nodes ?? [], onMode: () => this.renderNow(),
+    });
+    const jump = (ms) => { this.pause(); this.seek(ms); };
+    this.events = new EventLog($('[data-panel="events"]'), { onJump: jump, onChange: () => this.renderNow() });
+    this.history = new ClientHistory($('[data-panel="history"]'), { onJump: jump });
+    this.invariants = new InvariantsPanel($('#invariants'), $('#invariant-badge'), { onJump: jump });
+    this.inspector = new Inspector($('[data-panel="inspector"]'));
+    this.wire();
+  }
+
+  wire() {
+    $('#scenario-select').addEventListener('change', (e) => this.load({ name: e.target.value }));
+    $('#nodes-select').addEventListener('change', (e) => this.load({ name: this.name, seed: this.session.seed, nodes: Number(e.target.value) }));
+    const seed = $('#seed-input');
+    seed.addEventListener('change', () => this.restart(seed.value));
+    seed.addEventListener('keydown', (e) => { if (e.key === 'Enter') seed.blur(); });
+    $('[data-action="restart"]').addEventListener('click', () => this.restart(this.session.seed));
+    $('[data-action="new-seed"]').addEventListener('click', () => this.restart(randomSeed()));
+    $('#lang-select').addEventListener('change', (e) => { this.langInUrl = true; setLang(e.target.value); });
+    $('[data-action="theme"]').addEventListener('click', () => this.setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
+    $('[data-action="help"]').addEventListener('click', () => this.toggleHelp());
+    $('[data-action="close-help"]').addEventListener('click', () => this.toggleHelp(false));
+    $('#help').addEventListener('click', (e) => { if (e.target.id === 'help') this.toggleHelp(false); });
+    $('[data-action="dismiss-alert"]').addEventListener('click', () => this.error(''));
+    for (const tab of $$('[data-tab]')) tab.addEventListener('click', () => this.showTab(tab.dataset.tab));
+    $('#scenario-desc').addEventListener('click', (e) => e.currentTarget.classList.toggle('open'));
+    installKeyboard(this);
+    onLangChange(() => this.relabel());
+  }
+
+  async start() {
+    const theme = localStorage.getItem('caplab.theme') ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+    this.setTheme(theme);
+    this.langInUrl = this.params.has('lang');
+    setLang(detectLang(this.params));
+    await init();
+    this.scenarios = JSON.parse(Playground.scenarios());
+    const name = this.params.get('scenario') ?? DEFAULT_SCENARIO;
+    let seed = null;
+    if (this.params.has('seed')) {
+      seed = parseSeed(this.params.get('seed'));
+      if (seed === null) this.error(t('err.seed', { seed: this.params.get('seed') }));
+    }
+    const nodes = this.params.has('nodes') ? Number(this.params.get('nodes')) : null;
+    if (!this.load({ name, seed, nodes }, true)) this.load({ name: DEFAULT_SCENARIO }, true);
+    this.showTab('inspector');
+    requestAnimationFrame((ts) => this.frame(ts));
+  }
+
+  /** Starts a run; on any error says why and keeps the current one. */
+  load({ name, seed = null, nodes = null }, keepAlert = false) {
+    const meta = this.scenarios.find((s) => s.name === name);
+    if (!meta) return this.fail(t('err.unknownScenario', { name: String(name) }), name);
+    let source = name;
+    let removed = [];
+    if (nodes !== null && nodes !== meta.nodes) {
+      if (!Number.isInteger(nodes) || nodes < MIN_NODES || nodes > MAX_NODES) {
+        return this.fail(t('err.nodes', { nodes: String(nodes), min: MIN_NODES, max: MAX_NODES }), name);
+      }
+      const probe = new Playground(name);
+      ({ json: source, removed } = resizeScenario(JSON.parse(probe.scenarioJson()), nodes));
+      probe.free();
+    }
+    let session;
+    try {
+      session = new Session(Playground, source, seed);
+    } catch (e) {
+      return this.fail(t('err.load', { msg: e.message ?? String(e) }), name);
+    }
+    this.pause();
+    this.session?.free();
+    this.session = session;
+    this.name = name;
+    this.source = source;
+    this.module = protocolModule(session.protocol);
+    if (this.partition.grouping) this.partition.stopGrouping();
+    this.cluster.setup(session, this.module, { t, scenario: session.scenario });
+    this.events.setup(session);
+    this.history.invalidate();
+    this.invariants.invalidate();
+    this.inspector.invalidate();
+    $('#protocol-tab').hidden = !this.module.panel;
+    if (!this.module.panel && this.tab === 'protocol') this.showTab('inspector');
+    this.lastKey = null;
+    this.relabel();
+    if (!keepAlert) this.error('');
+    this.status(removed.length ? t('resize.removed', {
+      n: session.scenario.nodes, count: removed.length,
+      list: removed.map(({ entry }) => `${entry.at_ms} ms ${describeAction(entry)}`).join('; '),
+    }) : '');
+    this.updateUrl();
+    this.renderNow();
+    return true;
+  }
+
+  fail(message, name) {
+    this.error(message);
+    if (this.session) $('#scenario-select').value = this.name;
+    return false;
+  }
+
+  restart(seedValue) {
+    const seed = parseSeed(seedValue);
+    if (seed === null) {
+      this.error(t('err.seed', { seed: String(seedValue) }));
+      $('#seed-input').value = String(this.session.seed);
+      return;
+    }
+    const nodes = this.session.scenario.nodes;
+    this.load({ name: this.name, seed, nodes });
+  }
+
+  updateUrl() {
+    const p = new URLSearchParams();
+    p.set('scenario', this.name);
+    p.set('seed', String(this.session.seed));
+    const meta = this.scenarios.find((s) => s.name === this.name);
+    if (meta && this.session.scenario.nodes !== meta.nodes) p.set('nodes', String(this.session.scenario.nodes));
+    if (this.langInUrl) p.set('lang', lang());
+    for (const [k, v] of this.params) if (!['scenario', 'seed', 'nodes', 'lang'].includes(k)) p.set(k, v);
+    history.replaceState(null, '', `${location.pathname}?${p}`);
+  }
+
+  /** Everything whose words depend on the language. */
+  relabel() {
+    if (!this.session) return;
+    const sc = this.session.scenario;
+    $('#lang-select').value = lang();
+    fillPicker($('#scenario-select'), this.scenarios, this.name);
+    fillSizes($('#nodes-select'), sc.nodes);
+    $('#seed-input').value = String(this.session.seed);
+    const meta = this.scenarios.find((x) => x.name === this.name);
+    const resized = meta && meta.nodes !== sc.nodes ? ` · ${t('ui.resized', { n: sc.nodes })}` : '';
+    $('#scenario-title').textContent = `${pick(sc.title) || sc.name}${resized}`;
+    $('#scenario-desc').textContent = pick(sc.description);
+    document.title = `${pick(sc.title) || sc.name} · CAPlab`;
+    if (this.module.panel) $('#protocol-tab').textContent = t(this.module.panel.titleKey);
+    buildLegend($('#legend .legend-body'), this.module, ROLES);
+    $('.history-legend').replaceChildren(...historyLegend());
+    fillHelp();
+    this.events.relabel();
+    this.history.invalidate();
+    this.invariants.invalidate();
+    this.inspector.invalidate();
+    this.noteKey = null;
+    this.lastKey = null;
+    if (this.langInUrl) this.updateUrl();
+    this.renderNow();
+  }
+
+  setTheme(theme) {
+    document.documentElement.dataset.theme = theme;
+    try { localStorage.setItem('caplab.theme', theme); } catch { /* not remembered */ }
+  }
+
+  error(message) {
+    $('#alert').textContent = message;
+  }
+
+  status(message) {
+    $('#status').textContent = message;
+  }
+
+  // ---- time ----
+
+  play() {
+    if (this.playing) return;
+    this.playing = true;
+    this.lastTs = null;
+    this.menu.close();
+    this.renderNow();
+  }
+
+  pause() {
+    if (!this.playing) return;
+    this.playing = false;
+    this.renderNow();
+  }
+
+  toggle() {
+    if (this.playing) this.pause();
+    else this.play();
+  }
+
+  step() {
+    this.pause();
+    if (!this.session.step()) this.status(t('ui.nothingLeft'));
+    this.renderNow();
+  }
+
+  seek(ms) {
+    if (!Number.isFinite(ms)) return;
+    this.session.seek(Math.max(0, ms));
+    this.renderNow();
+  }
+
+  frame(ts) {
+    requestAnimationFrame((next) => this.frame(next));
+    if (this.playing) {
+      const dt = this.lastTs === null ? 0 : Math.min(100, ts - this.lastTs);
+      const s = this.session;
+      let target = s.now + dt * this.transport.factor;
+      if (s.now < s.duration && target >= s.duration) {
+        target = s.duration;
+        this.playing = false;
+        this.status(t('ui.endReached', { ms: s.duration }));
+      }
+      s.seek(target);
+      this.dirty = true;
+    }
+    this.lastTs = ts;
+    if (this.dirty) this.render(ts);
+  }
+
+  renderNow() {
+    this.dirty = true;
+    if (this.session) this.render(performance.now(), true);
+  }
+
+  /** Draws the current state: the cheap parts every frame, the rest when a step happened,
+   * and the heavy panels a few times a second at most while playing. */
+  render(ts, force = false) {
+    this.dirty = false;
+    const s = this.session;
+    const key = `${s.steps}|${s.drops}|${s.version}`;
+    this.transport.render(s, this.playing);
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.nodes = JSON.parse(s.pg.nodes());
+      // Timers cost a look at every node's whole state: while playing, ten times a second.
+      if (!this.playing || force || ts - (this.lastTimers ?? 0) > 100) {
+        this.lastTimers = ts;
+        this.timers = JSON.parse(s.pg.timers());
+      }
+      this.cluster.updateNodes(this.nodes, this.timers, s.now, t);
+      this.cluster.updateLinks(JSON.parse(s.pg.links()), t);
+      this.clients = JSON.parse(s.pg.clients());
+      this.cluster.updateClients(this.clients, t);
+      this.invariants.update(s);
+      this.updateNote();
+      this.slowPending = true;
+    }
+    this.cluster.tick(s.now);
+    this.cluster.messages.update(JSON.parse(s.pg.inFlight()), s.now);
+    // The log scrolls too fast to read while playing quickly: ten updates a second suffice.
+    if (this.tab === 'events' && (force || !this.playing || ts - (this.lastLog ?? 0) > 250)) {
+      this.lastLog = ts;
+      this.events.update(s, true, this.playing);
+    }
+    if (this.slowPending && (force || !this.playing || ts - (this.lastSlow ?? 0) > 180)) {
+      this.slowPending = false;
+      this.lastSlow = ts;
+      if (this.tab === 'inspector') this.inspector.update(s, this.module, s.now);
+      if (this.tab === 'history') this.history.refresh(s, this.clients);
+      if (this.tab === 'protocol' && this.module.panel) {
+        const box = $('.protocol-body');
+        box.replaceChildren();
+        this.module.panel.render(box, this.nodes, { t, now: s.now, scenario: s.scenario });
+      }
+    }
+    if (this.tab === 'history') this.history.tick(s.now);
+    $('#start-hint').hidden = this.playing || s.steps > 1 || s.now > 0;
+    $('#past-banner').hidden = this.playing || !s.inPast;
+    document.body.classList.toggle('playing', this.playing);
+    document.body.classList.toggle('grouping', this.partition.grouping);
+  }
+
+  /** The caption: the scenario's latest note at or before the current step. */
+  updateNote() {
+    const note = this.session.currentNote();
+    const text = note ? pick(note.text) : '';
+    const el = $('#note');
+    el.textContent = text;
+    el.dataset.at = note ? String(Math.round(note.at_us / 1000)) : '';
+    el.hidden = !text;
+  }
+
+  showTab(name) {
+    this.tab = name;
+    for (const tab of $$('[data-tab]')) tab.setAttribute('aria-selected', String(tab.dataset.tab === name));
+    for (const panel of $$('[data-panel]')) panel.hidden = panel.dataset.panel !== name;
+    this.events.invalidate();
+    this.history.invalidate();
+    this.inspector.invalidate();
+    this.slowPending = true;
+    this.renderNow();
+  }
+
+  // ---- acting ----
+
+  /** Applies one action now; false (with the reason shown) when the simulator refuses it. */
+  act(action) {
+    let batch;
+    try {
+      batch = this.session.apply(JSON.stringify(action));
+    } catch (e) {
+      this.error(t('err.action', { action: describeAction(action), msg: e.message ?? String(e) }));
+      return false;
+    }
+    const skipped = batch.find((e) => e.type === 'skipped');
+    this.error(skipped ? t('err.skipped', { action: describeAction(skipped), reason: skipped.reason }) : '');
+    this.status(skipped ? '' : t('ui.done', { action: describeAction(action), ms: Math.floor(this.session.now) }));
+    this.renderNow();
+    return true;
+  }
+
+  dropMessage(id) {
+    try {
+      this.session.dropMessage(id);
+      this.status(t('ui.dropped', { id }));
+    } catch (e) {
+      this.error(t('err.action', { action: t('menu.drop'), msg: e.message ?? String(e) }));
+    }
+    this.renderNow();
+  }
+
+  clickLink(a, b, e, near) {
+    if (this.partition.grouping) return;
+    const link = this.cluster.links.get(`${a}-${b}`);
+    if (e.shiftKey) {
+      const far = near === a ? b : a;
+      const blocked = link.state === 'cut' || (link.state === 'oneway' && link.down[0] === near);
+      this.act({ action: blocked ? 'restore' : 'cut', from: near, to: far, oneway: true });
+    } else {
+      this.act({ action: link.state === 'up' ? 'cut' : 'restore', from: a, to: b });
+    }
+  }
+
+  openMenu(e, title, items) {
+    this.tooltip.hide();
+    const box = e.target.getBoundingClientRect?.();
+    const x = e.clientX || (box ? box.right : 100);
+    const y = e.clientY || (box ? box.top : 100);
+    this.menu.open(x + 4, y + 4, title, items);
+  }
+
+  openNodeMenu(id, e) {
+    const view = this.nodes?.find((n) => n.id === id);
+    this.inspect(id, false);
+    const title = view ? `${id} · ${t(`role.${view.role}`)} · ${t('node.term', { term: view.term })}` : id;
+    this.openMenu(e, title, nodeMenuItems(this, id, view));
+  }
+
+  inspect(id, switchTab = true) {
+    this.inspector.select(id);
+    this.cluster.setSelected(id);
+    if (switchTab) this.showTab('inspector');
+    else { this.slowPending = true; this.renderNow(); }
+  }
+
+  hoverMessage(m, e) {
+    if (!m) { this.tooltip.hide(); return; }
+    const rows = this.module.describeMessage(m).map(([k, v]) => [k, v]);
+    rows.push([t('msg.sent'), `${fmtUs(m.send_us)} ms`], [t('msg.arrives'), `${fmtUs(m.deliver_us)} ms`]);
+    this.tooltip.show(e.clientX, e.clientY, `${m.label}  ${m.from} → ${m.to}`, rows);
+  }
+
+  escape() {
+    if (this.menu.isOpen) this.menu.close();
+    else if (!$('#help').hidden) this.toggleHelp(false);
+    else if (this.partition.grouping) this.partition.stopGrouping();
+  }
+
+  toggleHelp(show) {
+    const help = $('#help');
+    help.hidden = show === undefined ? !help.hidden : !show;
+    if (!help.hidden) help.querySelector('button')?.focus();
+  }
+}
+
+const app = new App();
+// The hook browser tests use to drive virtual time without waiting on the wall clock.
+window.caplab = {
+  app,
+  seek: (ms) => app.seek(ms),
+  step: () => app.step(),
+  act: (action) => app.act(action),
+  get session() { return app.session; },
+  state: () => ({
+    now: app.session.now, steps: app.session.steps, hash: app.session.pg.traceHash(),
+    nodes: JSON.parse(app.session.pg.nodes()).map((n) => ({ id: n.id, role: n.role, term: n.term })),
+  }),
+};
+app.start().then(() => { window.caplab.ready = true; document.body.dataset.ready = 'true'; }).catch((e) => {
+  $('#alert').textContent = `CAPlab could not start: ${e.message ?? e}`;
+  console.error(e);
+});

@@ -1,0 +1,72 @@
+// What a click offers: the actions on a node (crash, restart, pause, resume, time out now,
+// isolate, a client request sent to it), on a client, on a link (cut either or both ways,
+// restore) and on a message in flight (drop it). Each item ends in one action for the
+// simulator, through app.act.
+
+import { h } from './dom.js';
+import { t } from './i18n.js';
+
+/** A small form for one client operation; `node` is where it goes first (null: the leader). */
+function requestForm(app, { node, client }) {
+  const clients = app.session.scenario.clients ?? 0;
+  if (!clients) return h('p', { class: 'menu-hint', text: t('menu.noClients') });
+  const pickClient = h('select', { name: 'client', 'aria-label': t('menu.client') });
+  for (let i = 1; i <= clients; i++) pickClient.append(h('option', { value: `c${i}`, text: `c${i}` }));
+  if (client) pickClient.value = client;
+  const op = h('select', { name: 'op', 'aria-label': t('menu.op') }, [h('option', { value: 'put', text: 'put' }), h('option', { value: 'get', text: 'get' })]);
+  const key = h('input', { name: 'key', value: 'x', size: 3, 'aria-label': t('menu.key') });
+  const value = h('input', { name: 'value', size: 4, placeholder: t('menu.auto'), 'aria-label': t('menu.value') });
+  op.addEventListener('change', () => { value.disabled = op.value === 'get'; });
+  const send = h('button', { type: 'submit', class: 'btn primary', 'data-menu': 'send-request', text: t('menu.send') });
+  const form = h('form', { class: 'req-form' }, [
+    h('div', { class: 'menu-heading', text: node ? t('menu.requestTo', { node }) : t('menu.requestLeader') }),
+    h('div', { class: 'req-row' }, [client ? null : pickClient, op, key, h('span', { text: '=' }), value, send]),
+  ]);
+  form.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const action = { action: 'request', client: client ?? pickClient.value, op: op.value, key: key.value.trim() };
+    if (op.value === 'put' && value.value.trim()) action.value = value.value.trim();
+    if (node) action.node = node;
+    app.menu.close();
+    app.act(action);
+  });
+  return form;
+}
+
+export function nodeMenuItems(app, id, view) {
+  const role = view?.role ?? 'follower';
+  const crashed = role === 'crashed';
+  const paused = role === 'paused';
+  const act = (action) => () => app.act({ action, node: id });
+  return [
+    { id: 'inspect', label: t('menu.inspect'), run: () => app.inspect(id) },
+    'separator',
+    crashed
+      ? { id: 'restart', label: t('menu.restart'), hint: t('menu.restartHint'), run: act('restart') }
+      : { id: 'crash', label: t('menu.crash'), hint: t('menu.crashHint'), danger: true, run: act('crash') },
+    paused
+      ? { id: 'resume', label: t('menu.resume'), run: act('resume') }
+      : { id: 'pause', label: t('menu.pause'), hint: t('menu.pauseHint'), disabled: crashed, run: act('pause') },
+    { id: 'timeout', label: t('menu.timeout'), hint: t('menu.timeoutHint'), disabled: crashed || paused, run: act('timeout') },
+    { id: 'isolate', label: t('menu.isolate'), hint: t('menu.isolateHint'), run: () => app.act({ action: 'isolate', node: id }) },
+    'separator',
+    { element: requestForm(app, { node: id }) },
+  ];
+}
+
+export function clientMenuItems(app, id) {
+  return [{ element: requestForm(app, { node: null, client: id }) }];
+}
+
+export function linkMenuItems(app, a, b) {
+  return [
+    { id: 'cut', label: t('menu.cutBoth'), run: () => app.act({ action: 'cut', from: a, to: b }) },
+    { id: 'cut-ab', label: t('menu.cutOne', { from: a, to: b }), run: () => app.act({ action: 'cut', from: a, to: b, oneway: true }) },
+    { id: 'cut-ba', label: t('menu.cutOne', { from: b, to: a }), run: () => app.act({ action: 'cut', from: b, to: a, oneway: true }) },
+    { id: 'restore', label: t('menu.restoreBoth'), run: () => app.act({ action: 'restore', from: a, to: b }) },
+  ];
+}
+
+export function messageMenuItems(app, m) {
+  return [{ id: 'drop', label: t('menu.drop'), hint: t('menu.dropHint'), danger: true, run: () => app.dropMessage(m.id) }];
+}

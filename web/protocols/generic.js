@@ -1,0 +1,78 @@
+// What the page draws for any protocol it has no module for, and the defaults every protocol
+// module may override: message shapes by label, a tooltip from the message's fields, and an
+// inspector that lists the node's state as nested key/value rows.
+
+import { h } from '../js/dom.js';
+
+const REPLY = /(Reply|Response|Ack|Promise|Accepted|Vote)$/;
+
+function hash(text) {
+  let x = 0;
+  for (const ch of text) x = (x * 31 + ch.codePointAt(0)) >>> 0;
+  return x;
+}
+
+/** Client traffic looks the same in every protocol. */
+export function clientStyle(m) {
+  if (m.label === 'Request') return { kind: 'client', shape: 'diamond', hollow: false };
+  if (m.label === 'Response') {
+    const reply = m.msg?.reply?.reply;
+    return { kind: 'client', shape: 'diamond', hollow: true, denied: reply && reply !== 'ok' };
+  }
+  return null;
+}
+
+export function messageStyle(m) {
+  return clientStyle(m) ?? { kind: `k${hash(m.label) % 6}`, shape: 'circle', hollow: REPLY.test(m.label) };
+}
+
+/** Flattens a message body into [name, value] rows, nested objects as a.b. */
+export function fieldRows(value, prefix = '', out = []) {
+  if (value === null || typeof value !== 'object') {
+    out.push([prefix || 'value', String(value)]);
+  } else if (Array.isArray(value)) {
+    out.push([prefix, value.length === 0 ? '[]' : value.map((v) => (typeof v === 'object' ? JSON.stringify(v) : String(v))).join(', ')]);
+  } else {
+    for (const [k, v] of Object.entries(value)) fieldRows(v, prefix ? `${prefix}.${k}` : k, out);
+  }
+  return out;
+}
+
+export function describeMessage(m) {
+  // A peer message is {"Label": {fields}}: show the fields, not the wrapper.
+  const keys = m.msg && typeof m.msg === 'object' ? Object.keys(m.msg) : [];
+  const body = keys.length === 1 && typeof m.msg[keys[0]] === 'object' ? m.msg[keys[0]] : m.msg;
+  return fieldRows(body);
+}
+
+/** Nothing protocol-specific to draw inside a node. */
+export function nodeExtras() {
+  return { update() {}, layout() {} };
+}
+
+function tree(value) {
+  if (value === null || typeof value !== 'object') return h('span', { class: 'val', text: String(value) });
+  const list = h('dl', { class: 'kv' });
+  for (const [k, v] of Object.entries(value)) list.append(h('dt', { text: k }), h('dd', {}, [tree(v)]));
+  return list;
+}
+
+export function inspector(box, info, ctx) {
+  box.append(h('h4', { text: ctx.t('inspector.state') }), tree(info.state));
+  if (info.timers?.length) {
+    box.append(h('h4', { text: ctx.t('inspector.timers') }));
+    for (const tm of info.timers) {
+      const left = tm.fires_us / 1000 - ctx.now;
+      box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${ctx.t('inspector.firesIn', { ms: left.toFixed(1) })}` }));
+    }
+  }
+}
+
+export function legend(t) {
+  return [
+    { kind: 'client', shape: 'diamond', hollow: false, label: t('legend.clientRequest') },
+    { kind: 'client', shape: 'diamond', hollow: true, label: t('legend.clientResponse') },
+  ];
+}
+
+export default { name: 'generic', messageStyle, describeMessage, nodeExtras, inspector, legend };

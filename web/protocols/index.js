@@ -1,0 +1,13 @@
+// Protocol modules keyed by the protocol's name in the scenario ("raft", ...). A module draws
+// what is particular to its protocol; whatever hook it leaves out comes from the generic one,
+// so a new protocol works on the page at once and looks better as soon as it adds a module.
+// To add one: write protocols/NAME.js exporting any of the hooks in generic.js, list it here.
+
+import generic from './generic.js';
+import raft from './raft.js';
+
+const MODULES = { raft };
+
+export function protocolModule(name) {
+  return { ...generic, ...(MODULES[name] ?? {}), name };
+}
