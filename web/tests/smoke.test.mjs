@@ -1,40 +1,73 @@
-// The wasm build runs in a real browser and gives the same trace hash as the native CLI.
+// The page loads cleanly, and a run in the browser is the run of the native CLI: the same
+// trace hash at the scenario's end, and the same hash again after a reload with the same seed.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startServer } from './server.mjs';
+import { nativeRun, openPage, seek, setup, shot, text } from './helpers.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const web = join(here, '..');
-const repo = join(web, '..');
-
-export const LAUNCH = {
-  executablePath: '/usr/bin/chromium',
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-};
-
-function nativeHash(scenario) {
-  const out = execFileSync(join(repo, 'target/release/caplab'), ['run', scenario, '--json'], { encoding: 'utf8' });
-  return JSON.parse(out).trace_hash;
-}
-
-test('the simulator runs in wasm and matches the native trace hash', async (t) => {
-  const { server, url } = await startServer({ root: web });
-  const browser = await chromium.launch(LAUNCH);
-  t.after(async () => { await browser.close(); server.close(); });
-  const page = await browser.newPage();
-  const errors = [];
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${url}/index.html?scenario=raft-election`);
-  const hash = page.locator('[data-testid="trace-hash"]');
-  await page.waitForFunction(() => document.querySelector('[data-testid="trace-hash"]').textContent !== '…');
+test('the page loads with no console error, and shows the scenario and its controls', async (t) => {
+  const { browser, url } = await setup(t);
+  const { page, errors } = await openPage(browser, url);
+  assert.equal(await text(page, 'scenario-title'), 'Raft: the first election');
+  assert.equal(await page.locator('[data-node]').count(), 5);
+  assert.equal(await page.locator('[data-link]').count(), 10 + 5);
+  for (const action of ['play', 'pause', 'step', 'heal']) assert.equal(await page.locator(`[data-action="${action}"]`).count(), 1);
+  assert.equal(await text(page, 'clock'), '0');
+  assert.match(await text(page, 'trace-hash'), /^[0-9a-f]{16}$/);
+  await shot(page, '01-start');
   assert.deepEqual(errors, []);
-  assert.equal(await hash.textContent(), nativeHash('raft-election'));
+});
+
+test('at the scenario’s end the trace hash equals the native CLI’s', async (t) => {
+  const { browser, url } = await setup(t);
+  // By the time slider, as a person would drag it to the end.
+  const { page, errors } = await openPage(browser, url, '?scenario=raft-election');
+  const native = nativeRun('raft-election');
+  await page.locator('#time').fill(String(native.end_ms));
+  assert.equal(await text(page, 'clock'), String(native.end_ms));
+  assert.equal(await text(page, 'trace-hash'), native.trace_hash);
   assert.equal(await page.locator('[data-role="leader"]').count(), 1);
+
+  // By Play at full speed: the page stops by itself exactly at the end of the script.
+  await page.goto(`${url}/index.html?scenario=raft-leader-isolated`);
+  await page.waitForFunction(() => window.caplab?.ready === true);
+  const isolated = nativeRun('raft-leader-isolated');
+  await page.locator('#speed').fill('13');
+  await page.locator('[data-action="play"]').click();
+  await page.waitForFunction(() => !window.caplab.app.playing, null, { timeout: 20000 });
+  assert.equal(await text(page, 'clock'), String(isolated.end_ms));
+  assert.equal(await text(page, 'trace-hash'), isolated.trace_hash);
+  assert.deepEqual(errors, []);
+});
+
+test('the same seed gives the same trace hash after a reload', async (t) => {
+  const { browser, url } = await setup(t);
+  const { page, errors } = await openPage(browser, url, '?scenario=raft-leader-crash&seed=42');
+  await seek(page, 2500);
+  const first = await text(page, 'trace-hash');
+  await page.reload();
+  await page.waitForFunction(() => window.caplab?.ready === true);
+  assert.equal(await page.locator('#seed-input').inputValue(), '42');
+  await seek(page, 2500);
+  assert.equal(await text(page, 'trace-hash'), first);
+
+  // A new seed is a different run, and the URL carries it, so a reload repeats it.
+  await page.locator('[data-action="new-seed"]').click();
+  const seed = await page.locator('#seed-input').inputValue();
+  assert.notEqual(seed, '42');
+  assert.match(page.url(), new RegExp(`seed=${seed}`));
+  await seek(page, 2500);
+  const other = await text(page, 'trace-hash');
+  assert.notEqual(other, first);
+  await page.reload();
+  await page.waitForFunction(() => window.caplab?.ready === true);
+  await seek(page, 2500);
+  assert.equal(await text(page, 'trace-hash'), other);
+
+  // Typing a seed restarts with it.
+  await page.locator('#seed-input').fill('42');
+  await page.locator('#seed-input').press('Enter');
+  await seek(page, 2500);
+  assert.equal(await text(page, 'trace-hash'), first);
+  assert.deepEqual(errors, []);
 });
