@@ -61,11 +61,27 @@ export class Transport {
     setAttr(this.slider, 'max', Math.ceil(session.end));
     if (document.activeElement !== this.slider) this.slider.value = String(Math.floor(now));
     setText(this.count, session.steps);
+    this.renderMarks(session);
     setText(this.hash, session.pg.traceHash());
     setAttr(this.play, 'aria-pressed', playing);
     setAttr(this.pause, 'aria-pressed', !playing);
   }
 }
+
+/** Ticks under the time slider, rebuilt only when something they show has changed. */
+Transport.prototype.renderMarks = function renderMarks(session) {
+  const violations = session.violations ?? [];
+  const key = `${session.end}|${session.snapshots.length}|${session.version}|${violations.length}`;
+  if (key === this.marksKey) return;
+  this.marksKey = key;
+  const end = Math.max(1, session.end);
+  const mark = (ms, cls) => h('span', { class: cls, style: `left:${((100 * ms) / end).toFixed(2)}%` });
+  const marks = [];
+  for (const entry of session.scenario.timeline ?? []) if (entry.action !== 'note') marks.push(mark(entry.at_ms, 'mark-script'));
+  for (const snap of session.snapshots) if (snap.action) marks.push(mark(snap.t, 'mark-user'));
+  for (const v of violations) marks.push(mark(v.at_us / 1000, 'mark-violation'));
+  document.getElementById('time-marks').replaceChildren(...marks);
+};
 
 const KEYS = [
   ['Space', 'keys.play'], ['.', 'keys.step'], ['← / →', 'keys.seek'], ['[ / ]', 'keys.speed'],

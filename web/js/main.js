@@ -17,8 +17,9 @@ import { InvariantsPanel } from './panels/invariants.js';
 import { Inspector } from './panels/inspector.js';
 import { protocolModule } from '../protocols/index.js';
 import { MAX_NODES, MIN_NODES, fillPicker, fillSizes, parseSeed, randomSeed, resizeScenario } from './scenario.js';
-import { describeAction, fmtUs } from './describe.js';
-import { clientMenuItems, linkMenuItems, messageMenuItems, nodeMenuItems } from './node-menus.js';
+import { describeAction } from './describe.js';
+import { clientMenuItems, linkMenuItems, messageMenuItems } from './node-menus.js';
+import { Acting } from './acting.js';
 import { buildLegend } from './legend.js';
 
 const DEFAULT_SCENARIO = 'raft-election';
@@ -113,6 +114,9 @@ class App {
     this.pause();
     this.session?.free();
     this.session = session;
+    this.flashFrom = null;
+    // Time 0 as it really is: the scenario's opening note and actions have happened.
+    session.seek(0);
     this.name = name;
     this.source = source;
     this.module = protocolModule(session.protocol);
@@ -281,6 +285,7 @@ class App {
       this.cluster.updateClients(this.clients, t);
       this.invariants.update(s);
       this.updateNote();
+      this.flashDrops();
       this.slowPending = true;
     }
     this.cluster.tick(s.now);
@@ -302,13 +307,30 @@ class App {
       }
     }
     if (this.tab === 'history') this.history.tick(s.now);
-    $('#start-hint').hidden = this.playing || s.steps > 1 || s.now > 0;
+    $('#start-hint').hidden = this.playing || s.now > 0;
     $('#past-banner').hidden = this.playing || !s.inPast;
     document.body.classList.toggle('playing', this.playing);
     document.body.classList.toggle('grouping', this.partition.grouping);
   }
 
   /** The caption: the scenario's latest note at or before the current step. */
+  /** Marks the messages lost since the last frame, when time moved forwards a little. */
+  flashDrops() {
+    const s = this.session;
+    const end = s.eventsUpTo(s.steps);
+    const from = this.flashFrom ?? end;
+    this.flashFrom = end;
+    if (from >= end || end - from > 400 || this.flashVersion !== s.version) {
+      this.flashVersion = s.version;
+      return;
+    }
+    for (let i = from; i < end; i++) {
+      const e = s.events[i];
+      if (e.type === 'dropped' && e.reason !== 'removed') this.cluster.messages.flashDrop(e.from, e.to, true);
+      else if (e.type === 'sent' && e.deliver_us === null) this.cluster.messages.flashDrop(e.from, e.to, false);
+    }
+  }
+
   updateNote() {
     const note = this.session.currentNote();
     const text = note ? pick(note.text) : '';
@@ -329,75 +351,6 @@ class App {
     this.renderNow();
   }
 
-  // ---- acting ----
-
-  /** Applies one action now; false (with the reason shown) when the simulator refuses it. */
-  act(action) {
-    let batch;
-    try {
-      batch = this.session.apply(JSON.stringify(action));
-    } catch (e) {
-      this.error(t('err.action', { action: describeAction(action), msg: e.message ?? String(e) }));
-      return false;
-    }
-    const skipped = batch.find((e) => e.type === 'skipped');
-    this.error(skipped ? t('err.skipped', { action: describeAction(skipped), reason: skipped.reason }) : '');
-    this.status(skipped ? '' : t('ui.done', { action: describeAction(action), ms: Math.floor(this.session.now) }));
-    this.renderNow();
-    return true;
-  }
-
-  dropMessage(id) {
-    try {
-      this.session.dropMessage(id);
-      this.status(t('ui.dropped', { id }));
-    } catch (e) {
-      this.error(t('err.action', { action: t('menu.drop'), msg: e.message ?? String(e) }));
-    }
-    this.renderNow();
-  }
-
-  clickLink(a, b, e, near) {
-    if (this.partition.grouping) return;
-    const link = this.cluster.links.get(`${a}-${b}`);
-    if (e.shiftKey) {
-      const far = near === a ? b : a;
-      const blocked = link.state === 'cut' || (link.state === 'oneway' && link.down[0] === near);
-      this.act({ action: blocked ? 'restore' : 'cut', from: near, to: far, oneway: true });
-    } else {
-      this.act({ action: link.state === 'up' ? 'cut' : 'restore', from: a, to: b });
-    }
-  }
-
-  openMenu(e, title, items) {
-    this.tooltip.hide();
-    const box = e.target.getBoundingClientRect?.();
-    const x = e.clientX || (box ? box.right : 100);
-    const y = e.clientY || (box ? box.top : 100);
-    this.menu.open(x + 4, y + 4, title, items);
-  }
-
-  openNodeMenu(id, e) {
-    const view = this.nodes?.find((n) => n.id === id);
-    this.inspect(id, false);
-    const title = view ? `${id} · ${t(`role.${view.role}`)} · ${t('node.term', { term: view.term })}` : id;
-    this.openMenu(e, title, nodeMenuItems(this, id, view));
-  }
-
-  inspect(id, switchTab = true) {
-    this.inspector.select(id);
-    this.cluster.setSelected(id);
-    if (switchTab) this.showTab('inspector');
-    else { this.slowPending = true; this.renderNow(); }
-  }
-
-  hoverMessage(m, e) {
-    if (!m) { this.tooltip.hide(); return; }
-    const rows = this.module.describeMessage(m).map(([k, v]) => [k, v]);
-    rows.push([t('msg.sent'), `${fmtUs(m.send_us)} ms`], [t('msg.arrives'), `${fmtUs(m.deliver_us)} ms`]);
-    this.tooltip.show(e.clientX, e.clientY, `${m.label}  ${m.from} → ${m.to}`, rows);
-  }
-
   escape() {
     if (this.menu.isOpen) this.menu.close();
     else if (!$('#help').hidden) this.toggleHelp(false);
@@ -410,6 +363,8 @@ class App {
     if (!help.hidden) help.querySelector('button')?.focus();
   }
 }
+
+Object.assign(App.prototype, Acting);
 
 const app = new App();
 // The hook browser tests use to drive virtual time without waiting on the wall clock.

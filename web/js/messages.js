@@ -67,6 +67,24 @@ export class MessageLayer {
     return { g, m };
   }
 
+  /** A brief red cross where a message was lost: at the receiver's end when it died on
+   * arrival, at the sender's end when the link was already cut. */
+  flashDrop(from, to, atReceiver) {
+    const a = this.positions.get(from);
+    const b = this.positions.get(to);
+    if (!a || !b) return;
+    const len = Math.hypot(b.x - a.x, b.y - a.y) || 1;
+    const f = atReceiver ? 1 - (b.r + 10) / len : (a.r + 10) / len;
+    const x = a.x + (b.x - a.x) * f;
+    const y = a.y + (b.y - a.y) * f;
+    const k = this.size;
+    const g = s('g', { class: 'drop-flash', transform: `translate(${x.toFixed(1)},${y.toFixed(1)})` }, [
+      s('path', { d: `M${-k},${-k}L${k},${k}M${k},${-k}L${-k},${k}` }),
+    ]);
+    g.addEventListener('animationend', () => g.remove());
+    this.layer.append(g);
+  }
+
   update(list, nowMs) {
     const now = nowMs * 1000;
     const seen = new Set();

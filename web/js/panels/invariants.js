@@ -23,6 +23,8 @@ export class InvariantsPanel {
     if (text === this.key) return;
     this.key = text;
     const list = JSON.parse(text);
+    // The slider marks where each invariant first broke.
+    session.violations = list.filter((inv) => inv.first_violation).map((inv) => inv.first_violation);
     this.list.replaceChildren();
     let broken = 0;
     for (const inv of list) {
