@@ -73,6 +73,8 @@ export default {
   'legend.link.up': 'up',
   'legend.link.cut': 'cut both ways',
   'legend.link.oneway': 'cut one way (arrow: the blocked way)',
+  'legend.timer': 'ring: time left before the election timeout',
+  'legend.log': 'log entries (number: term; solid: committed)',
   'legend.voteReply': 'vote reply',
   'legend.heartbeat': 'heartbeat (empty AppendEntries)',
   'legend.appendReply': 'AppendEntries reply',

@@ -72,6 +72,8 @@ export default {
   'legend.link.up': '连通',
   'legend.link.cut': '双向切断',
   'legend.link.oneway': '单向切断（箭头：被阻断的方向）',
+  'legend.timer': '圆环：距离选举超时还剩的时间',
+  'legend.log': '日志条目（数字：任期；实心：已提交）',
   'legend.voteReply': '投票回复',
   'legend.heartbeat': '心跳（空的 AppendEntries）',
   'legend.appendReply': 'AppendEntries 回复',

@@ -10,7 +10,7 @@ const ROLE_STYLE = {
   leader: 'fill: var(--leader); stroke: var(--leader)',
   candidate: 'fill: var(--candidate); stroke: var(--candidate)',
   follower: 'fill: var(--follower); stroke: var(--follower-stroke)',
-  crashed: 'fill: var(--crashed); stroke: var(--crashed); stroke-dasharray: 2 2',
+  crashed: 'fill: var(--crashed); stroke: var(--crashed)',
   paused: 'fill: var(--paused); stroke: var(--paused-stroke)',
 };
 
@@ -30,7 +30,7 @@ export function buildLegend(box, module, roles) {
   const item = (icon, label) => h('li', {}, [icon, h('span', { text: label })]);
   box.replaceChildren(
     h('h4', { text: t('legend.nodes') }),
-    h('ul', {}, roles.map((r) => item(roleIcon(r), t(`role.${r}`)))),
+    h('ul', {}, [...roles.map((r) => item(roleIcon(r), t(`role.${r}`))), ...module.legendExtras(t).map((x) => item(x.icon, x.label))]),
     h('h4', { text: t('legend.links') }),
     h('ul', {}, ['up', 'cut', 'oneway'].map((st) => item(linkIcon(st), t(`legend.link.${st}`)))),
     h('h4', { text: t('legend.messages') }),

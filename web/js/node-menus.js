@@ -67,6 +67,12 @@ export function linkMenuItems(app, a, b) {
   ];
 }
 
+/** What the message carries (as in the hover tooltip, for touch screens), and "drop it". */
 export function messageMenuItems(app, m) {
-  return [{ id: 'drop', label: t('menu.drop'), hint: t('menu.dropHint'), danger: true, run: () => app.dropMessage(m.id) }];
+  const table = h('table', { class: 'menu-fields' });
+  for (const [k, v] of app.module.describeMessage(m)) table.append(h('tr', {}, [h('th', { text: k }), h('td', { text: v })]));
+  return [
+    { element: table },
+    { id: 'drop', label: t('menu.drop'), hint: t('menu.dropHint'), danger: true, run: () => app.dropMessage(m.id) },
+  ];
 }

@@ -75,4 +75,9 @@ export function legend(t) {
   ];
 }
 
-export default { name: 'generic', messageStyle, describeMessage, nodeExtras, inspector, legend };
+/** Extra legend rows for what a protocol draws inside its nodes: [{icon, label}]. */
+export function legendExtras() {
+  return [];
+}
+
+export default { name: 'generic', messageStyle, describeMessage, nodeExtras, inspector, legend, legendExtras };

@@ -204,6 +204,16 @@ export const panel = {
   },
 };
 
+/** Legend rows for what Raft adds to a node: the timer ring and the log strip. */
+export function legendExtras(t) {
+  const icon = (children, w = 18) => s('svg', { class: 'legend-icon', viewBox: `-9 -9 ${w} 18`, width: w, height: 16, 'aria-hidden': 'true' }, children);
+  const cell = (x, term, committed) => s('g', { class: `${termClass(term)} ${committed ? 'committed' : 'uncommitted'}` }, [s('rect', { x, y: -6, width: 9, height: 12, rx: 1.5 })]);
+  return [
+    { icon: icon([s('circle', { class: 'timer-ring', r: 6, fill: 'none', 'stroke-dasharray': '26 40', transform: 'rotate(-90)' })]), label: t('legend.timer') },
+    { icon: icon([cell(-8, 1, true), cell(3, 2, true), cell(14, 2, false)], 32), label: t('legend.log') },
+  ];
+}
+
 export function legend(t) {
   return [
     { kind: 'vote', shape: 'circle', hollow: false, label: 'RequestVote' },
@@ -216,4 +226,4 @@ export function legend(t) {
   ];
 }
 
-export default { name, messageStyle, describeMessage, nodeExtras, inspector, panel, legend };
+export default { name, messageStyle, describeMessage, nodeExtras, inspector, panel, legend, legendExtras };

@@ -127,3 +127,21 @@ test('a client request from a node’s menu is answered and drawn in the history
   await shot(page, '07-history');
   assert.deepEqual(errors, []);
 });
+
+test('a message in flight can be read and dropped', async (t) => {
+  const { browser, url } = await setup(t);
+  const { page, errors } = await openPage(browser, url, '?scenario=raft-election');
+  await seek(page, 160);
+  const msg = page.locator('#cluster .msg').first();
+  const label = await msg.getAttribute('data-label');
+  const id = await msg.getAttribute('data-msg');
+  await msg.hover();
+  assert.match(await page.locator('.tooltip').textContent(), new RegExp(`${label}.*term`));
+  await msg.click();
+  assert.match(await page.locator('.menu').textContent(), /term/);
+  await page.locator('.menu [data-menu="drop"]').click();
+  assert.equal(await page.locator(`#cluster .msg[data-msg="${id}"]`).count(), 0);
+  const last = await page.evaluate(() => window.caplab.session.events.at(-1));
+  assert.deepEqual([last.type, String(last.id), last.reason], ['dropped', id, 'removed']);
+  assert.deepEqual(errors, []);
+});
