@@ -74,7 +74,7 @@ export default {
   'legend.link.cut': 'cut both ways',
   'legend.link.oneway': 'cut one way (arrow: the blocked way)',
   'legend.timer': 'ring: time left before the election timeout',
-  'legend.log': 'log entries (number: term; solid: committed)',
+  'legend.log': 'log entries (number: term; solid and underlined: committed)',
   'legend.voteReply': 'vote reply',
   'legend.heartbeat': 'heartbeat (empty AppendEntries)',
   'legend.appendReply': 'AppendEntries reply',
@@ -163,7 +163,7 @@ export default {
   'outcome.unknown': 'unknown',
   'outcome.pending': 'waiting',
 
-  'history.summary': '{total} operations: {ok} ok, {fail} failed, {unknown} unknown, {pending} waiting. Click a bar to go to its start.',
+  'history.summary': 'Operations: {total} ({ok} ok, {fail} failed, {unknown} unknown, {pending} waiting). Click a bar to go to its start.',
   'history.empty': 'No client operation yet. Send one from a node’s or a client’s menu.',
   'history.noClients': 'This scenario has no clients.',
 
@@ -179,7 +179,7 @@ export default {
   'act.pause': 'pause {node}',
   'act.resume': 'resume {node}',
   'act.timeout': 'time out {node} now',
-  'act.request': '{client}: {op} {key} {value} via {node}',
+  'act.request': '{client}: {op} via {node}',
   'act.network': 'network {detail}',
   'act.theLeader': 'the leader',
   'act.itsLeader': 'its leader',

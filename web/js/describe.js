@@ -13,7 +13,7 @@ export function describeAction(a) {
     case 'restore':
       return t(`act.${a.action}${a.oneway ? 'Oneway' : ''}`, { from: a.from, to: a.to });
     case 'request':
-      return t('act.request', { client: a.client, op: a.op, key: a.key, value: a.value ?? '', node: a.node ?? t('act.itsLeader') });
+      return t('act.request', { client: a.client, op: opText(a), node: a.node ?? t('act.itsLeader') });
     case 'network':
       return t('act.network', { detail: JSON.stringify({ latency_ms: a.latency_ms, drop: a.drop, duplicate: a.duplicate }) });
     case 'note': return pick(a.text);
@@ -78,5 +78,5 @@ export function describeEvent(e) {
 
 export function opText(op) {
   if (op.op === 'get') return `get ${op.key}`;
-  return `put ${op.key}=${op.value ?? ''}`;
+  return op.value === undefined || op.value === null ? `put ${op.key}` : `put ${op.key}=${op.value}`;
 }

@@ -51,7 +51,9 @@ export function nodeExtras(group, ctx) {
   const ring = s('circle', { class: 'timer-ring', fill: 'none' });
   const strip = s('g', { class: 'log-strip' });
   const more = s('text', { class: 'log-more' });
-  strip.append(more);
+  // A bar under the entries up to the commit index: what this node knows is committed.
+  const commitBar = s('line', { class: 'commit-bar' });
+  strip.append(more, commitBar);
   group.prepend(ring);
   group.append(strip);
   const cells = [];
@@ -104,6 +106,12 @@ export function nodeExtras(group, ctx) {
     setAttr(more, 'text-anchor', 'end');
     setAttr(more, 'font-size', Math.round(cell * 0.72));
     setText(more, first > 0 ? '…' : '');
+    const committed = Math.max(0, Math.min(shown.length, view.commit_index - first));
+    setAttr(commitBar, 'display', committed > 0 ? 'inline' : 'none');
+    setAttr(commitBar, 'x1', x0);
+    setAttr(commitBar, 'x2', x0 + committed * (cell + 2) - 2);
+    setAttr(commitBar, 'y1', y + cell + 6);
+    setAttr(commitBar, 'y2', y + cell + 6);
   }
 
   function update(view, timers, now) {
