@@ -115,6 +115,7 @@ class App {
     this.session?.free();
     this.session = session;
     this.flashFrom = null;
+    this.flashNow = null;
     // Time 0 as it really is: the scenario's opening note and actions have happened.
     session.seek(0);
     this.name = name;
@@ -319,8 +320,12 @@ class App {
     const s = this.session;
     const end = s.eventsUpTo(s.steps);
     const from = this.flashFrom ?? end;
+    const moved = s.now - (this.flashNow ?? s.now);
     this.flashFrom = end;
-    if (from >= end || end - from > 400 || this.flashVersion !== s.version) {
+    this.flashNow = s.now;
+    // Only for small moves (playing slowly, stepping): after a jump, crosses for everything
+    // lost in between would all show at once, as if it had happened together.
+    if (from >= end || end - from > 100 || moved > 40 || this.flashVersion !== s.version) {
       this.flashVersion = s.version;
       return;
     }
