@@ -115,7 +115,7 @@ class App {
     this.session?.free();
     this.session = session;
     this.flashFrom = null;
-    this.flashNow = null;
+    this.frameNow = null;
     // Time 0 as it really is: the scenario's opening note and actions have happened.
     session.seek(0);
     this.name = name;
@@ -271,6 +271,9 @@ class App {
     this.dirty = false;
     const s = this.session;
     const key = `${s.steps}|${s.drops}|${s.version}`;
+    // How far time moved since the last frame drawn.
+    const moved = s.now - (this.frameNow ?? s.now);
+    this.frameNow = s.now;
     this.transport.render(s, this.playing);
     if (key !== this.lastKey) {
       this.lastKey = key;
@@ -286,7 +289,7 @@ class App {
       this.cluster.updateClients(this.clients, t);
       this.invariants.update(s);
       this.updateNote();
-      this.flashDrops();
+      this.flashDrops(moved);
       this.slowPending = true;
     }
     this.cluster.tick(s.now);
@@ -316,13 +319,11 @@ class App {
 
   /** The caption: the scenario's latest note at or before the current step. */
   /** Marks the messages lost since the last frame, when time moved forwards a little. */
-  flashDrops() {
+  flashDrops(moved) {
     const s = this.session;
     const end = s.eventsUpTo(s.steps);
     const from = this.flashFrom ?? end;
-    const moved = s.now - (this.flashNow ?? s.now);
     this.flashFrom = end;
-    this.flashNow = s.now;
     // Only for small moves (playing slowly, stepping): after a jump, crosses for everything
     // lost in between would all show at once, as if it had happened together.
     if (from >= end || end - from > 100 || moved > 40 || this.flashVersion !== s.version) {
@@ -331,8 +332,10 @@ class App {
     }
     for (let i = from; i < end; i++) {
       const e = s.events[i];
-      if (e.type === 'dropped' && e.reason !== 'removed') this.cluster.messages.flashDrop(e.from, e.to, true);
-      else if (e.type === 'sent' && e.deliver_us === null) this.cluster.messages.flashDrop(e.from, e.to, false);
+      // Cut or lost at sending: the cross sits at the sender; otherwise where it arrived.
+      if (e.type === 'dropped' && e.reason !== 'removed') {
+        this.cluster.messages.flashDrop(e.from, e.to, !(e.reason === 'link_cut' || e.reason === 'lost'));
+      }
     }
   }
 
