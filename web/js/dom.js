@@ -45,8 +45,3 @@ export function setText(node, value) {
   const v = String(value);
   if (node.textContent !== v) node.textContent = v;
 }
-
-/** Milliseconds for people: 1234.5 → "1234.5 ms" style numbers without noise. */
-export function fmtMs(ms) {
-  return (Math.round(ms * 10) / 10).toLocaleString('en-US', { maximumFractionDigits: 1 }).replace(/,/g, ' ');
-}

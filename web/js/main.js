@@ -4,7 +4,7 @@
 // leave the running simulation as it was. `window.caplab` is the hook browser tests drive.
 
 import init, { Playground } from '../pkg/caplab.js';
-import { $, $$, h } from './dom.js';
+import { $, $$ } from './dom.js';
 import { detectLang, onLangChange, pick, setLang, lang, t } from './i18n.js';
 import { Session } from './session.js';
 import { ClusterView } from './cluster.js';
