@@ -49,7 +49,7 @@ serve: wasm
 # A self-contained copy of the page for any static host or course site.
 dist: wasm
 	rm -rf dist && mkdir -p dist
-	cp -r web/index.html web/*.js web/*.css web/pkg dist/ 2>/dev/null || true
+	cp -r web/index.html web/*.css web/js web/i18n web/protocols web/pkg dist/
 	rm -f dist/pkg/.gitignore
 	@echo "wrote dist/"
 
@@ -65,8 +65,9 @@ test-scenarios: build
 	$(CAPLAB) check scenarios/*.json
 	$(CAPLAB) fuzz raft --seeds 1000
 
-test-web: wasm setup-browser setup-npm
-	cd web && node --test tests/
+# The browser tests compare the page's trace hashes with the native CLI's.
+test-web: build wasm setup-browser setup-npm
+	cd web && node --test --test-concurrency=1 tests/
 
 fuzz: build
 	$(CAPLAB) fuzz raft --seeds $${SEEDS:-1000} --start $${START:-0}

@@ -5,7 +5,7 @@
 use crate::scenario::{Scenario, library};
 use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
-use crate::sim::ids::{ActorId, NodeId, parse_actor};
+use crate::sim::ids::{ActorId, parse_actor};
 use crate::sim::time::Time;
 use crate::{protocols, scenario};
 use wasm_bindgen::prelude::*;
@@ -20,8 +20,9 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, JsError> {
 
 /// Milliseconds from JS (a double) to whole microseconds, refusing what is not a time.
 fn ms_to_time(ms: f64) -> Result<Time, JsError> {
-    if !(0.0..=1e12).contains(&ms) {
-        return Err(js_err(format!("{ms} is not a time in milliseconds")));
+    let limit = scenario::MAX_DURATION_MS as f64;
+    if !(0.0..=limit).contains(&ms) {
+        return Err(js_err(format!("{ms} is not a time from 0 to {limit} milliseconds")));
     }
     Ok(Time(scenario::ms_to_us(ms)))
 }
@@ -132,30 +133,13 @@ impl Playground {
     /// `role` is what the page should show (`crashed` and `paused` win over the protocol's role,
     /// which stays in `protocol_role`). Built by hand because the view flattens a second `role`.
     pub fn nodes(&self) -> Result<String, JsError> {
-        let mut out = Vec::new();
-        for actor in self.sim.node_views() {
-            let mut value = serde_json::to_value(&actor.view).map_err(js_err)?;
-            if let Some(object) = value.as_object_mut() {
-                object.insert("protocol_role".into(), actor.view.role.clone().into());
-                object.insert("role".into(), actor.role.into());
-                object.insert("id".into(), actor.id.into());
-            }
-            out.push(value);
-        }
-        to_json(&out)
+        to_json(&self.sim.node_views())
     }
 
     /// The timers each node has set, `{"n1": [{"timer": ..., "fires_us": ...}], ...}`, so the
     /// page can draw countdowns without asking for the whole state of every node.
     pub fn timers(&self) -> Result<String, JsError> {
-        let mut out = serde_json::Map::new();
-        for i in 0..self.sim.node_count() {
-            let node = NodeId(i);
-            let mut view = self.sim.inspect(node).map_err(js_err)?;
-            let timers = view.get_mut("timers").map(serde_json::Value::take).unwrap_or_default();
-            out.insert(node.to_string(), timers);
-        }
-        to_json(&out)
+        to_json(&self.sim.timers())
     }
 
     /// How many steps (events and applied actions) have run: one `step()` adds exactly one.

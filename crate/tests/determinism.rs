@@ -65,3 +65,16 @@ fn stepping_one_event_at_a_time_equals_running_to_a_time() {
     assert_eq!(a.trace_hash(), b.trace_hash());
     assert_eq!(a.stats().steps, b.stats().steps);
 }
+
+#[test]
+fn a_live_action_that_cannot_apply_is_refused_and_leaves_the_trace_alone() {
+    let mut sim = start("raft-election");
+    run_to(sim.as_mut(), 500);
+    let crash = |n| Action::Crash { node: caplab::sim::action::Target::Node(NodeId(n)) };
+    sim.apply_now(crash(1)).expect("n2 is up");
+    let (hash, steps) = (sim.trace_hash(), sim.stats().steps);
+    let err = sim.apply_now(crash(1)).unwrap_err();
+    assert!(err.contains("n2 is already crashed"), "{err}");
+    assert_eq!((sim.trace_hash(), sim.stats().steps), (hash, steps));
+    assert_eq!(sim.applied_actions().iter().filter(|a| a.action.name() == "crash").count(), 1);
+}

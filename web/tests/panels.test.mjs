@@ -78,11 +78,11 @@ test('bad input is explained in role="alert" and the run goes on', async (t) => 
   assert.equal(await page.locator('#seed-input').inputValue(), '1');
   assert.equal(await text(page, 'trace-hash'), before, 'still the same run');
   await shot(page, '15-bad-input');
-  // A crash of "the leader" while none leads is skipped, and the page says so.
+  // Isolating "the leader" while none leads is refused by the simulator, and the page says why.
   await page.goto(`${url}/index.html?scenario=raft-election`);
   await page.waitForFunction(() => window.caplab?.ready === true);
   await page.locator('[data-action="isolate-leader"]').click();
-  assert.match(await alert.textContent(), /Not applied/);
+  assert.match(await alert.textContent(), /no node leads right now/);
   const unexpected = errors.filter((e) => !/favicon/.test(e));
   assert.deepEqual(unexpected, []);
 });

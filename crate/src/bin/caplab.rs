@@ -135,6 +135,11 @@ fn run_one(
     json: bool,
 ) -> Result<(), String> {
     let scenario = load(arg)?;
+    if let Some(t) = until_ms
+        && t > caplab::scenario::MAX_DURATION_MS
+    {
+        return Err(format!("--until-ms {t} is beyond the longest run ({} ms)", caplab::scenario::MAX_DURATION_MS));
+    }
     let opts = RunOptions { seed, until_ms, record_trace: trace.is_some() };
     let r = run(&scenario, &opts).map_err(|e| format!("{arg}: {e}"))?;
     if let Some(path) = history {
@@ -217,6 +222,9 @@ fn check(args: &[String]) -> Result<(), String> {
 
 fn fuzz_cmd(protocol: &str, seeds: u64, start: u64, verbose: bool, dump: Option<&str>) -> Result<(), String> {
     protocols::info(protocol).map_err(|e| e.to_string())?;
+    if start.checked_add(seeds).is_none() {
+        return Err(format!("--start {start} with --seeds {seeds} runs past the largest seed"));
+    }
     let plan = fuzz::FuzzPlan::default();
     if let Some(path) = dump {
         write(path, &fuzz::scenario(protocol, start, &plan).to_json())?;

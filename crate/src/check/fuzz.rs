@@ -159,12 +159,34 @@ pub fn run_seed(protocol: &str, seed: u64, plan: &FuzzPlan) -> Result<(u64, u64)
         let got: Vec<String> = finals.iter().map(|e| format!("{} {:?}", e.key, e.outcome)).collect();
         return Err(format!("the final reads after healing did not all succeed: [{}]", got.join(", ")));
     }
+    truthful_failures(sim.as_ref())?;
     match linearizability::check(history, &linearizability::CheckOptions::default()).linearizable {
         Some(true) => {}
         Some(false) => return Err("the history is not linearizable".into()),
         None => return Err("the linearizability checker gave up".into()),
     }
     Ok((sim.stats().steps, history.len() as u64))
+}
+
+/// A write recorded as `fail` must certainly not have been applied: its value may never be
+/// read, nor sit in any node's store at the end. (Values are unique, so either would prove the
+/// write was applied.)
+fn truthful_failures(sim: &dyn crate::sim::dynamic::Simulation) -> Result<(), String> {
+    let history = sim.history().entries();
+    let stores: Vec<_> = sim.node_views().into_iter().map(|v| v.view.store).collect();
+    for failed in history.iter().filter(|e| e.op == OpKind::Put && e.outcome == Outcome::Fail) {
+        let read = history.iter().any(|g| g.op == OpKind::Get && g.key == failed.key && g.value == failed.value);
+        let stored = stores.iter().flatten().any(|(k, v)| *k == failed.key && Some(v) == failed.value.as_ref());
+        if read || stored {
+            return Err(format!(
+                "{} put {}={} is recorded as failed but was applied",
+                failed.client,
+                failed.key,
+                failed.value.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `count` seeds from `start`, calling `progress` after each.

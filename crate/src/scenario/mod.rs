@@ -190,6 +190,15 @@ impl Scenario {
         }
         self.network.validate()?;
         self.workload.validate(self.clients).map_err(|p| invalid("workload", p))?;
+        for (field, t) in
+            [("workload.start_ms", Some(self.workload.start_ms)), ("workload.stop_ms", self.workload.stop_ms)]
+        {
+            if let Some(t) = t
+                && t > self.duration_ms
+            {
+                return Err(invalid(field, format!("{t} is after the end of the run ({} ms)", self.duration_ms)));
+            }
+        }
         let mut previous = 0.0;
         for (i, entry) in self.timeline.iter().enumerate() {
             let field = format!("timeline[{i}]");

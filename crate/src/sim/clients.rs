@@ -22,7 +22,7 @@ impl<P: Protocol> Sim<P> {
             if generates {
                 // Stagger the clients so they do not all fire on the same microsecond.
                 let offset = self.rng.below(self.workload.interval_us.max(1));
-                let at = super::time::Time(self.workload.start_us + offset);
+                let at = super::time::Time(self.workload.start_us.saturating_add(offset));
                 self.push(at, 0, Due::Client { client: id, token: 0, timer: ClientTimer::Next });
             }
         }
@@ -122,11 +122,20 @@ impl<P: Protocol> Sim<P> {
         let client = &mut self.clients[c.index()];
         let Some(pending) = client.current.as_mut() else { return };
         // A late answer to an earlier operation changes nothing. A late success from an earlier
-        // attempt still counts (the operation was applied); any other late answer is ignored.
-        let current_attempt = ActorId::Node(pending.node) == from;
-        let done = matches!(response.reply, Reply::Done { .. });
-        if pending.seq != response.seq || !(current_attempt || done) {
+        // attempt still counts (the operation was applied), and a late "uncertain" still means
+        // it may be applied; any other late answer is ignored.
+        if pending.seq != response.seq {
             return;
+        }
+        let current_attempt = ActorId::Node(pending.node) == from;
+        match response.reply {
+            Reply::Done { .. } => {}
+            Reply::Uncertain { .. } if !current_attempt => {
+                pending.maybe_applied = true;
+                return;
+            }
+            _ if !current_attempt => return,
+            _ => {}
         }
         let next_node = NodeId((pending.node.0 + 1) % node_count);
         let uncertain = matches!(response.reply, Reply::Uncertain { .. });
@@ -137,10 +146,7 @@ impl<P: Protocol> Sim<P> {
                 }
                 self.finish(c, Outcome::Ok, value);
             }
-            Reply::Rejected { .. } => {
-                let outcome = if pending.maybe_applied { Outcome::Unknown } else { Outcome::Fail };
-                self.finish(c, outcome, None);
-            }
+            Reply::Rejected { .. } => self.give_up(c),
             Reply::Redirect { leader } | Reply::Uncertain { leader } => {
                 pending.maybe_applied |= uncertain;
                 match leader {
@@ -187,9 +193,15 @@ impl<P: Protocol> Sim<P> {
         }
     }
 
+    /// Ends the operation unanswered. It is `fail` only if it certainly was not applied: no
+    /// attempt timed out or was left uncertain, and no copy of its request is still on its way
+    /// to a node (the network may have duplicated one, and a copy that arrives after the node
+    /// became leader would be applied).
     fn give_up(&mut self, c: ClientId) {
-        let maybe = self.clients[c.index()].current.as_ref().is_some_and(|p| p.maybe_applied);
-        let outcome = if maybe { Outcome::Unknown } else { Outcome::Fail };
+        let Some((seq, maybe)) = self.clients[c.index()].current.as_ref().map(|p| (p.seq, p.maybe_applied)) else {
+            return;
+        };
+        let outcome = if maybe || self.request_on_its_way(c, seq) { Outcome::Unknown } else { Outcome::Fail };
         self.finish(c, outcome, None);
     }
 

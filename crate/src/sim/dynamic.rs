@@ -78,6 +78,9 @@ pub trait Simulation {
     fn node_views(&self) -> Vec<ActorView>;
     fn client_views(&self) -> Vec<ClientView>;
     fn inspect(&self, node: NodeId) -> Result<serde_json::Value, String>;
+    /// The timers each node has set: `{"n1": [{"timer": ..., "fires_us": ...}], ...}`, cheap
+    /// enough to draw countdowns every frame.
+    fn timers(&self) -> serde_json::Map<String, serde_json::Value>;
     /// Every node–node and client–node pair with its link state.
     fn links(&self) -> Vec<LinkView>;
     fn in_flight(&self) -> Vec<MessageView>;
@@ -184,6 +187,16 @@ impl<P: Protocol> Simulation for Sim<P> {
             "state": state,
             "timers": timers,
         }))
+    }
+    fn timers(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.nodes()
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let list = slot.timers().map(|(t, at)| serde_json::json!({ "timer": t, "fires_us": at.0 })).collect();
+                (NodeId(i as u16).to_string(), serde_json::Value::Array(list))
+            })
+            .collect()
     }
     fn links(&self) -> Vec<LinkView> {
         let nodes: Vec<ActorId> = (0..self.node_count()).map(|i| ActorId::Node(NodeId(i))).collect();

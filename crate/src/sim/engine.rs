@@ -8,7 +8,7 @@
 //! a timeline action gives the same trace.
 
 use super::action::{Action, TimedAction};
-use super::ids::{ActorId, NodeId};
+use super::ids::{ActorId, ClientId, NodeId};
 use super::network::{LinkProfile, Network, Transit};
 use super::protocol::{Ctx, Invariants, NodeRef, NodeStatus, Outbox, Protocol, TimerCommand, Violation};
 pub use super::queue::{ClientTimer, InFlight};
@@ -490,6 +490,17 @@ impl<P: Protocol> Sim<P> {
                 self.push(deliver, 0, Due::Deliver(Box::new(m)));
             }
         }
+    }
+
+    /// Whether a copy of client `c`'s request `seq` is on the wire or held by a paused node.
+    pub(crate) fn request_on_its_way(&self, c: ClientId, seq: u64) -> bool {
+        let is_it = |m: &InFlight<P::Msg>| {
+            m.from == ActorId::Client(c) && matches!(&m.payload, Payload::Request(r) if r.seq == seq)
+        };
+        let queued =
+            self.queue.iter().any(|q| matches!(&q.due, Due::Deliver(m) if is_it(m) && !self.removed.contains(&m.id)));
+        let held = self.nodes.iter().flat_map(|n| &n.held).any(|h| matches!(h, Held::Message(m) if is_it(m)));
+        queued || held
     }
 
     /// Removes a message from the wire (the page's "drop this message").

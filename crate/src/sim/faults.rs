@@ -18,6 +18,9 @@ impl<P: Protocol> Sim<P> {
     pub fn apply_now(&mut self, action: Action) -> Result<(), String> {
         action.validate(self.node_count(), self.client_count())?;
         self.run_until(self.now);
+        // An action that cannot apply now is refused, not recorded as skipped: a share link
+        // replays only what was applied, so nothing else may touch the trace.
+        let action = self.resolved(action).map_err(|(a, reason)| format!("cannot {} now: {reason}", a.name()))?;
         // Exactly what `step` does with a timeline action, so that the replay matches.
         self.apply_as_step(action);
         Ok(())

@@ -190,6 +190,11 @@ impl Invariants<Raft> for RaftInvariants {
                 }
             }
         }
+        if changed.iter().any(|c| *c) {
+            for raft in nodes.iter().filter_map(|r| r.live).filter(|r| r.role == Role::Leader) {
+                self.record_majority_stored(raft, nodes.len(), out);
+            }
+        }
         self.log_matching(nodes, &changed, out);
         if self.committed.hashes.len() != committed_before || changed.iter().any(|c| *c) {
             for raft in nodes.iter().filter_map(|r| r.live).filter(|r| r.role == Role::Leader) {
@@ -276,6 +281,32 @@ impl RaftInvariants {
                 detail: format!(
                     "{} takes as committed a different entry at index {k} than was committed before",
                     raft.id
+                ),
+            });
+        }
+        while self.committed_terms.len() < self.committed.hashes.len() {
+            self.committed_terms.push(raft.current_term);
+        }
+    }
+
+    /// The paper's own definition (§5.3): an entry is committed once the leader that created it
+    /// has stored it on a majority, whether or not anyone has counted the replicas yet. So a
+    /// leader whose own-term entry sits on a majority has committed its log up to there, even if
+    /// it crashes before it learns so.
+    fn record_majority_stored(&mut self, raft: &Raft, cluster: usize, out: &mut Vec<Violation>) {
+        let mine = &self.chains[raft.id.index()];
+        let mut shared: Vec<usize> = self.chains.iter().map(|c| mine.common_prefix(c)).collect();
+        shared.sort_unstable_by(|a, b| b.cmp(a));
+        let Some(&stored) = shared.get(cluster / 2) else { return };
+        if stored == 0 || stored <= self.committed.hashes.len() || raft.log[stored - 1].term != raft.current_term {
+            return;
+        }
+        if let Some(k) = self.committed.absorb(mine, stored) {
+            out.push(Violation {
+                invariant: STATE_MACHINE_SAFETY,
+                detail: format!(
+                    "{}, leader of term {}, stored on a majority a different entry at index {k} than was committed before",
+                    raft.id, raft.current_term
                 ),
             });
         }
