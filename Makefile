@@ -72,8 +72,9 @@ test-web: build wasm setup-browser setup-npm
 fuzz: build
 	$(CAPLAB) fuzz raft --seeds $${SEEDS:-1000} --start $${START:-0}
 
-bench: build
+bench: build wasm setup-browser setup-npm
 	$(CAPLAB) bench
+	cd web && node bench/run.mjs
 
 clean:
 	cargo clean

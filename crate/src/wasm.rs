@@ -123,6 +123,13 @@ impl Playground {
         self.sim.remove_message(id as u64).map_err(js_err)
     }
 
+    /// Whether to keep trace events for `takeEvents` (on by default; the benchmark turns it off
+    /// to measure what the native benchmark measures).
+    #[wasm_bindgen(js_name = setRecording)]
+    pub fn set_recording(&mut self, on: bool) {
+        self.sim.set_recording(on);
+    }
+
     /// The trace events since the last call, as a JSON array.
     #[wasm_bindgen(js_name = takeEvents)]
     pub fn take_events(&mut self) -> String {
