@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { REPO, WEB, openPage, setup } from '../tests/helpers.mjs';
+import { REPO, WEB, openPage, playAndTimeFrames, setup } from '../tests/helpers.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const caplab = (...args) => execFileSync(join(REPO, 'target/release/caplab'), args, { encoding: 'utf8' });
@@ -57,19 +57,9 @@ try {
 
   const nine = await openPage(browser, url, '?scenario=raft-leader-crash&nodes=9');
   await nine.page.locator('#speed').fill('13');
-  const frames = await nine.page.evaluate(async () => {
-    const app = window.caplab.app;
-    app.seek(app.session.duration + 1);
-    const times = [];
-    const frame = app.frame.bind(app);
-    app.frame = (ts) => { const t0 = performance.now(); frame(ts); if (app.playing) times.push(performance.now() - t0); };
-    app.play();
-    await new Promise((ok) => setTimeout(ok, 4000));
-    app.pause();
-    app.frame = frame;
-    times.sort((a, b) => a - b);
-    return { count: times.length, median: times[times.length >> 1], p95: times[Math.floor(times.length * 0.95)] };
-  });
+  const { times } = await playAndTimeFrames(nine.page, 4000);
+  const frames = { count: times.length, median: times[times.length >> 1], p95: times[Math.floor(times.length * 0.95)] };
+
 
   const wasmFile = readFileSync(join(WEB, 'pkg/caplab_bg.wasm'));
   const files = pageFiles(WEB);

@@ -5,7 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { clickLink, leaders, nodeAction, openPage, roles, seek, setup, shot, text } from './helpers.mjs';
+import { clickLink, leaders, nodeAction, openPage, playAndTimeFrames, roles, seek, setup, shot, text } from './helpers.mjs';
 
 const linkState = (page, id) => page.locator(`[data-link="${id}"]`).getAttribute('data-state');
 const clock = async (page) => Number(await text(page, 'clock'));
@@ -151,25 +151,8 @@ test('nine nodes at 10×: elements are updated, never re-created', async (t) => 
   const { page, errors } = await openPage(browser, url, '?scenario=raft-leader-crash&nodes=9');
   await page.locator('#speed').fill('13');
   await page.locator('[data-tab="events"]').click();
-  const result = await page.evaluate(async () => {
-    const app = window.caplab.app;
-    for (const el of document.querySelectorAll('[data-node], [data-link]')) el.__kept = true;
-    app.seek(app.session.duration + 1); // past the script's end, so Play does not stop there
-    const times = [];
-    const frame = app.frame.bind(app);
-    app.frame = (ts) => { const t0 = performance.now(); frame(ts); if (app.playing) times.push(performance.now() - t0); };
-    app.play();
-    await new Promise((ok) => setTimeout(ok, 2000));
-    app.pause();
-    app.frame = frame;
-    times.sort((a, b) => a - b);
-    return {
-      kept: [...document.querySelectorAll('[data-node], [data-link]')].every((el) => el.__kept),
-      frames: times.length,
-      median: times[times.length >> 1],
-      advanced: app.session.now - app.session.duration,
-    };
-  });
+  const run = await playAndTimeFrames(page, 2000);
+  const result = { ...run, frames: run.times.length, median: run.times[run.times.length >> 1] ?? 0 };
   t.diagnostic(`frames ${result.frames}, median ${result.median.toFixed(1)} ms of script per frame, ${result.advanced.toFixed(0)} virtual ms`);
   // Frame time is measured by `make bench`, not asserted here: a timed test flakes on a busy
   // machine. What must hold whatever the speed of the machine is below.

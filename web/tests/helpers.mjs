@@ -92,3 +92,26 @@ export async function nodeAction(page, node, item) {
 }
 
 export const leaders = async (page) => (await roles(page)).filter((n) => n.role === 'leader');
+
+/** Plays from past the script's end for `ms` wall milliseconds and records the script time of
+ * every frame (sorted), whether the node and link elements survived, and how far time moved. */
+export async function playAndTimeFrames(page, ms) {
+  return page.evaluate(async (wall) => {
+    const app = window.caplab.app;
+    for (const el of document.querySelectorAll('[data-node], [data-link]')) el.__kept = true;
+    app.seek(app.session.duration + 1); // past the script's end, so Play does not stop there
+    const times = [];
+    const frame = app.frame.bind(app);
+    app.frame = (ts) => { const t0 = performance.now(); frame(ts); if (app.playing) times.push(performance.now() - t0); };
+    app.play();
+    await new Promise((ok) => setTimeout(ok, wall));
+    app.pause();
+    app.frame = frame;
+    times.sort((a, b) => a - b);
+    return {
+      kept: [...document.querySelectorAll('[data-node], [data-link]')].every((el) => el.__kept),
+      times,
+      advanced: app.session.now - app.session.duration,
+    };
+  }, ms);
+}
