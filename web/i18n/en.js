@@ -189,7 +189,6 @@ export default {
   'err.nodes': 'A cluster here has {min} to {max} nodes, not “{nodes}”.',
   'err.load': 'This run could not start: {msg}',
   'err.action': 'Refused: {action}: {msg}',
-  'err.skipped': 'Not applied: {action}: {reason}',
 
   'resize.removed': 'Resized to {n} nodes. {count} timeline action(s) named a node that no longer exists and were left out: {list}',
 

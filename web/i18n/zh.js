@@ -188,7 +188,6 @@ export default {
   'err.nodes': '这里的集群有 {min} 到 {max} 个节点，不能是“{nodes}”。',
   'err.load': '无法开始运行：{msg}',
   'err.action': '被拒绝：{action}：{msg}',
-  'err.skipped': '未执行：{action}：{reason}',
 
   'resize.removed': '已改为 {n} 个节点。有 {count} 个时间线操作涉及已不存在的节点，已被略去：{list}',
 

@@ -10,16 +10,16 @@ import { nodeMenuItems } from './node-menus.js';
 export const Acting = {
   /** Applies one action now; false (with the reason shown) when the simulator refuses it. */
   act(action) {
-    let batch;
     try {
-      batch = this.session.apply(JSON.stringify(action));
+      this.session.apply(JSON.stringify(action));
     } catch (e) {
+      // The simulator refuses what cannot apply now (crash a crashed node, isolate "the
+      // leader" with none), with the reason, and the run is untouched.
       this.error(t('err.action', { action: describeAction(action), msg: e.message ?? String(e) }));
       return false;
     }
-    const skipped = batch.find((e) => e.type === 'skipped');
-    this.error(skipped ? t('err.skipped', { action: describeAction(skipped), reason: skipped.reason }) : '');
-    this.status(skipped ? '' : t('ui.done', { action: describeAction(action), ms: Math.floor(this.session.now) }));
+    this.error('');
+    this.status(t('ui.done', { action: describeAction(action), ms: Math.floor(this.session.now) }));
     this.renderNow();
     return true;
   },

@@ -247,13 +247,16 @@ class App {
     if (this.playing) {
       const dt = this.lastTs === null ? 0 : Math.min(100, ts - this.lastTs);
       const s = this.session;
-      let target = s.now + dt * this.transport.factor;
-      if (s.now < s.duration && target >= s.duration) {
-        target = s.duration;
+      const before = s.now;
+      let target = before + dt * this.transport.factor;
+      if (before < s.duration && target >= s.duration) target = s.duration;
+      s.seek(target);
+      // Judged after the seek: the session's clock is whole milliseconds, so a target just
+      // short of the end can land on it, and the end must still stop the play.
+      if (before < s.duration && s.now >= s.duration) {
         this.playing = false;
         this.status(t('ui.endReached', { ms: s.duration }));
       }
-      s.seek(target);
       this.dirty = true;
     }
     this.lastTs = ts;
@@ -284,7 +287,12 @@ class App {
         this.timers = JSON.parse(s.pg.timers());
       }
       this.cluster.updateNodes(this.nodes, this.timers, s.now, t);
-      this.cluster.updateLinks(JSON.parse(s.pg.links()), t);
+      // Links change only when someone acts; skip the parse and the DOM walk otherwise.
+      const links = s.pg.links();
+      if (links !== this.lastLinks || force) {
+        this.lastLinks = links;
+        this.cluster.updateLinks(JSON.parse(links), t);
+      }
       this.clients = JSON.parse(s.pg.clients());
       this.cluster.updateClients(this.clients, t);
       this.invariants.update(s);
