@@ -275,7 +275,7 @@ impl RaftInvariants {
     /// first node to do so is the leader that committed them, so its term is the commit term.
     fn record_commits(&mut self, raft: &Raft, out: &mut Vec<Violation>) {
         let upto = (raft.commit_index as usize).min(raft.log.len());
-        if let Some(k) = self.committed.absorb(&self.chains[raft.id.index()], upto) {
+        if let Some(k) = self.commit_through(raft, upto) {
             out.push(Violation {
                 invariant: STATE_MACHINE_SAFETY,
                 detail: format!(
@@ -283,9 +283,6 @@ impl RaftInvariants {
                     raft.id
                 ),
             });
-        }
-        while self.committed_terms.len() < self.committed.hashes.len() {
-            self.committed_terms.push(raft.current_term);
         }
     }
 
@@ -301,7 +298,7 @@ impl RaftInvariants {
         if stored == 0 || stored <= self.committed.hashes.len() || raft.log[stored - 1].term != raft.current_term {
             return;
         }
-        if let Some(k) = self.committed.absorb(mine, stored) {
+        if let Some(k) = self.commit_through(raft, stored) {
             out.push(Violation {
                 invariant: STATE_MACHINE_SAFETY,
                 detail: format!(
@@ -310,9 +307,16 @@ impl RaftInvariants {
                 ),
             });
         }
+    }
+
+    /// Adds `raft`'s first `n` entries to the committed record, in its current term; returns the
+    /// first index that disagrees with what was committed before.
+    fn commit_through(&mut self, raft: &Raft, n: usize) -> Option<usize> {
+        let mismatch = self.committed.absorb(&self.chains[raft.id.index()], n);
         while self.committed_terms.len() < self.committed.hashes.len() {
             self.committed_terms.push(raft.current_term);
         }
+        mismatch
     }
 
     fn leader_completeness(&self, raft: &Raft, out: &mut Vec<Violation>) {
@@ -413,15 +417,21 @@ mod tests {
         assert!(check(&mut RaftInvariants::default(), &nodes).contains(&LOG_MATCHING));
     }
 
-    #[test]
-    fn a_leader_that_drops_an_entry_breaks_append_only() {
+    /// n1 leads term 1 with two entries, and the checker has seen it so.
+    fn leader_with_two_entries() -> (RaftInvariants, [Raft; 3]) {
         let mut checker = RaftInvariants::default();
-        let mut nodes = [
+        let nodes = [
             node(0, 1, Role::Leader, vec![entry(1, "a"), entry(1, "b")]),
             node(1, 1, Role::Follower, vec![]),
             node(2, 1, Role::Follower, vec![]),
         ];
         assert!(check(&mut checker, &nodes).is_empty());
+        (checker, nodes)
+    }
+
+    #[test]
+    fn a_leader_that_drops_an_entry_breaks_append_only() {
+        let (mut checker, mut nodes) = leader_with_two_entries();
         nodes[0].log.truncate(1);
         nodes[0].truncations += 1;
         assert!(check(&mut checker, &nodes).contains(&LEADER_APPEND_ONLY));
@@ -429,13 +439,7 @@ mod tests {
 
     #[test]
     fn an_overwritten_entry_is_noticed_even_without_a_truncation() {
-        let mut checker = RaftInvariants::default();
-        let mut nodes = [
-            node(0, 1, Role::Leader, vec![entry(1, "a"), entry(1, "b")]),
-            node(1, 1, Role::Follower, vec![]),
-            node(2, 1, Role::Follower, vec![]),
-        ];
-        assert!(check(&mut checker, &nodes).is_empty());
+        let (mut checker, mut nodes) = leader_with_two_entries();
         nodes[0].log[1] = entry(1, "c");
         assert!(check(&mut checker, &nodes).contains(&LEADER_APPEND_ONLY));
     }
