@@ -53,7 +53,8 @@ impl Playground {
         Ok(Playground { scenario: parsed, sim })
     }
 
-    /// Every built-in scenario as a JSON array of {name, title, description, topic, protocol}.
+    /// Every built-in scenario as a JSON array of {name, title, description, topic, protocol,
+    /// nodes, tour, steps} (`steps`: how many notes it has).
     pub fn scenarios() -> String {
         let list: Vec<serde_json::Value> = library::all()
             .into_iter()
@@ -61,7 +62,8 @@ impl Playground {
             .map(|s| {
                 serde_json::json!({
                     "name": s.name, "title": s.title, "description": s.description,
-                    "topic": s.topic, "protocol": s.protocol, "nodes": s.nodes,
+                    "topic": s.topic, "protocol": s.protocol, "nodes": s.nodes, "tour": s.tour,
+                    "steps": s.timeline.iter().filter(|e| e.action.name() == "note").count(),
                 })
             })
             .collect();
@@ -117,7 +119,7 @@ impl Playground {
         self.sim.apply_now(action).map_err(js_err)
     }
 
-    /// Removes one message from the wire.
+    /// Removes one message from the wire: the same as applying `{"action":"drop","message":id}`.
     #[wasm_bindgen(js_name = dropMessage)]
     pub fn drop_message(&mut self, id: f64) -> Result<(), JsError> {
         self.sim.remove_message(id as u64).map_err(js_err)

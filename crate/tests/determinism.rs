@@ -78,3 +78,26 @@ fn a_live_action_that_cannot_apply_is_refused_and_leaves_the_trace_alone() {
     assert_eq!((sim.trace_hash(), sim.stats().steps), (hash, steps));
     assert_eq!(sim.applied_actions().iter().filter(|a| a.action.name() == "crash").count(), 1);
 }
+
+#[test]
+fn a_dropped_message_replays_from_the_timeline_at_a_fractional_time() {
+    // A person steps to some event between two whole milliseconds and drops a message there.
+    let mut live = start("raft-election");
+    run_to(live.as_mut(), 160);
+    while live.in_flight().is_empty() {
+        assert!(live.step());
+    }
+    let at = live.now();
+    let id = live.in_flight()[0].id;
+    live.remove_message(id).expect("the message is in flight");
+    assert!(live.remove_message(id).unwrap_err().contains("not in flight"));
+    run_to(live.as_mut(), 2000);
+    let mut s = scenario("raft-election");
+    let drop = Action::Drop { message: id };
+    s.timeline.push(caplab::scenario::TimelineEntry { at_ms: at.0 as f64 / 1000.0, action: drop });
+    s.timeline.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    // Through the file format, as an exported scenario would go.
+    let s = caplab::scenario::Scenario::from_json(&s.to_json()).expect("valid");
+    let r = run(&s, &RunOptions { until_ms: Some(2000.0), ..RunOptions::default() }).expect("runs");
+    assert_eq!(live.trace_hash(), r.summary.trace_hash);
+}

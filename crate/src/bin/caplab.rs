@@ -29,9 +29,10 @@ enum Command {
         /// Use this seed instead of the scenario's.
         #[arg(long)]
         seed: Option<u64>,
-        /// Stop at this virtual time (milliseconds) instead of the scenario's duration.
+        /// Stop at this virtual time (milliseconds, fractions allowed) instead of the scenario's
+        /// duration.
         #[arg(long)]
-        until_ms: Option<u64>,
+        until_ms: Option<f64>,
         /// Write the client history (JSON array) to this file.
         #[arg(long)]
         history: Option<String>,
@@ -129,16 +130,16 @@ fn write(path: &str, text: &str) -> Result<(), String> {
 fn run_one(
     arg: &str,
     seed: Option<u64>,
-    until_ms: Option<u64>,
+    until_ms: Option<f64>,
     history: Option<&str>,
     trace: Option<&str>,
     json: bool,
 ) -> Result<(), String> {
     let scenario = load(arg)?;
     if let Some(t) = until_ms
-        && t > caplab::scenario::MAX_DURATION_MS
+        && !(t.is_finite() && (0.0..=caplab::scenario::MAX_DURATION_MS as f64).contains(&t))
     {
-        return Err(format!("--until-ms {t} is beyond the longest run ({} ms)", caplab::scenario::MAX_DURATION_MS));
+        return Err(format!("--until-ms {t} is not a time from 0 to {} ms", caplab::scenario::MAX_DURATION_MS));
     }
     let opts = RunOptions { seed, until_ms, record_trace: trace.is_some() };
     let r = run(&scenario, &opts).map_err(|e| format!("{arg}: {e}"))?;

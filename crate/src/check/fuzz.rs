@@ -115,6 +115,7 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
         title: Text::Plain(format!("Random faults, seed {seed}")),
         description: None,
         topic: None,
+        tour: false,
         protocol: protocol.to_string(),
         nodes: plan.nodes,
         clients: plan.clients,

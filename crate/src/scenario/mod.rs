@@ -122,6 +122,10 @@ pub struct Scenario {
     /// Groups scenarios in the picker ("consensus", "cap", ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// Opens in the page as a guided tour: the notes are its steps (a note with `pause` stops
+    /// the playback until the student continues).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tour: bool,
     pub protocol: String,
     pub nodes: u16,
     #[serde(default)]

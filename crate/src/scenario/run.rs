@@ -15,7 +15,8 @@ pub struct RunOptions {
     /// Overrides the scenario's seed.
     pub seed: Option<u64>,
     /// Stops early (or later) than the scenario's `duration_ms`.
-    pub until_ms: Option<u64>,
+    /// Milliseconds, fractions allowed (a page's action can happen between two whole ms).
+    pub until_ms: Option<f64>,
     /// Keeps every trace event for `--trace`.
     pub record_trace: bool,
 }
@@ -41,7 +42,7 @@ pub struct Summary {
     pub scenario: String,
     pub protocol: String,
     pub seed: u64,
-    pub end_ms: u64,
+    pub end_ms: f64,
     pub events: u64,
     pub messages: MessageCounts,
     pub operations: OperationCounts,
@@ -95,8 +96,8 @@ pub struct Run {
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::ScenarioError> {
     let mut sim = protocols::build(scenario, opts.seed)?;
     sim.set_recording(opts.record_trace);
-    let end_ms = opts.until_ms.unwrap_or(scenario.duration_ms);
-    let end = Time::from_ms(end_ms);
+    let end_ms = opts.until_ms.unwrap_or(scenario.duration_ms as f64);
+    let end = Time(super::ms_to_us(end_ms));
     let mut trace = Vec::new();
     // Expectations judged mid-run, in time order; those past the end are judged at the end.
     let mut timed: Vec<(usize, u64)> = scenario

@@ -126,9 +126,17 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         duplicate: Option<f64>,
     },
-    /// A caption for the page at this moment.
+    /// Take one message off the wire (the page's "drop this message"). Message ids are
+    /// deterministic, so a share link or a scenario file can name the same message again.
+    Drop {
+        message: u64,
+    },
+    /// A caption for the page at this moment. In a guided tour, `pause` stops the playback here
+    /// until the student continues.
     Note {
         text: Text,
+        #[serde(default, skip_serializing_if = "is_false")]
+        pause: bool,
     },
 }
 
@@ -147,6 +155,7 @@ impl Action {
             Action::Timeout { .. } => "timeout",
             Action::Request { .. } => "request",
             Action::Network { .. } => "network",
+            Action::Drop { .. } => "drop",
             Action::Note { .. } => "note",
         }
     }
@@ -220,7 +229,7 @@ impl Action {
                 probability("drop", drop)?;
                 probability("duplicate", duplicate)
             }
-            Action::Heal | Action::Note { .. } => Ok(()),
+            Action::Heal | Action::Note { .. } | Action::Drop { .. } => Ok(()),
         }
     }
 }

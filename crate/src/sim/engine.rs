@@ -503,16 +503,19 @@ impl<P: Protocol> Sim<P> {
         queued || held
     }
 
-    /// Removes a message from the wire (the page's "drop this message").
+    /// Removes a message from the wire now (the page's "drop this message"): a `drop` action,
+    /// so that it counts as a step and replays from a share link or a scenario file.
     pub fn remove_message(&mut self, id: u64) -> Result<(), String> {
+        self.apply_now(Action::Drop { message: id })
+    }
+
+    /// Takes an in-flight message off the wire; `resolved` has checked that it is in flight.
+    pub(crate) fn take_off_wire(&mut self, id: u64) {
         let found = self.in_flight().into_iter().find(|m| m.id == id).map(|m| (m.from, m.to, m.label));
-        let Some((from, to, label)) = found else {
-            return Err(format!("no message {id} is in flight"));
-        };
+        let Some((from, to, label)) = found else { return };
         self.removed.insert(id);
         self.stats.dropped += 1;
         self.emit(TraceEvent::Dropped { id, from, to, label, reason: DropReason::Removed });
-        Ok(())
     }
 
     fn check(&mut self) {

@@ -86,10 +86,16 @@ impl<P: Protocol> Sim<P> {
                     p.duplicate_ppm = probability_to_ppm(*d);
                 }
             }
-            Action::Note { text } => {
+            Action::Note { text, .. } => {
                 let text = text.en().to_string();
                 self.emit(TraceEvent::Fault { action: action.clone() });
                 self.emit(TraceEvent::Note { node: None, text });
+                return;
+            }
+            Action::Drop { message } => {
+                let message = *message;
+                self.emit(TraceEvent::Fault { action: action.clone() });
+                self.take_off_wire(message);
                 return;
             }
             Action::Request { .. } => {}
@@ -134,6 +140,10 @@ impl<P: Protocol> Sim<P> {
             | Pause { node }
             | Resume { node }
             | Timeout { node } => *node,
+            Drop { message } if !self.in_flight().iter().any(|m| m.id == *message) => {
+                let reason = format!("message {message} is not in flight");
+                return Err((action, reason));
+            }
             _ => return Ok(action),
         };
         let Some(n) = self.resolve(target) else {
