@@ -10,6 +10,10 @@ import { nodeMenuItems } from './node-menus.js';
 export const Acting = {
   /** Applies one action now; false (with the reason shown) when the simulator refuses it. */
   act(action) {
+    if (this.opts.readonly) {
+      this.status(t('ui.readonly'));
+      return false;
+    }
     try {
       this.session.apply(JSON.stringify(action));
     } catch (e) {
@@ -25,6 +29,7 @@ export const Acting = {
   },
 
   dropMessage(id) {
+    if (this.opts.readonly) return;
     try {
       this.session.dropMessage(id);
       this.status(t('ui.dropped', { id }));
@@ -35,7 +40,7 @@ export const Acting = {
   },
 
   clickLink(a, b, e, near) {
-    if (this.partition.grouping) return;
+    if (this.partition.grouping || this.opts.readonly) return;
     const link = this.cluster.links.get(`${a}-${b}`);
     if (e.shiftKey) {
       const far = near === a ? b : a;
@@ -56,7 +61,8 @@ export const Acting = {
 
   openNodeMenu(id, e) {
     const view = this.nodes?.find((n) => n.id === id);
-    this.inspect(id, false);
+    this.inspect(id, this.opts.readonly);
+    if (this.opts.readonly) return;
     const title = view ? `${id} · ${t(`role.${view.role}`)} · ${t('node.term', { term: view.term })}` : id;
     this.openMenu(e, title, nodeMenuItems(this, id, view));
   },

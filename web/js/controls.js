@@ -44,9 +44,16 @@ export class Transport {
 
   get factor() { return SPEEDS[Number(this.speed.value)] ?? SPEEDS[DEFAULT_SPEED]; }
 
-  speedChanged() {
+  speedChanged(remember = true) {
     setText(this.speedOut, speedLabel(this.factor));
+    if (!remember) return;
     try { localStorage.setItem('caplab.speed', this.speed.value); } catch { /* not remembered */ }
+  }
+
+  /** Sets the speed by its place on the scale; `remember`: keep it for the next visit. */
+  setSpeed(index, remember = true) {
+    this.speed.value = String(Math.max(0, Math.min(SPEEDS.length - 1, index)));
+    this.speedChanged(remember);
   }
 
   nudgeSpeed(direction) {

@@ -17,6 +17,7 @@ export function describeAction(a) {
     case 'network':
       return t('act.network', { detail: JSON.stringify({ latency_ms: a.latency_ms, drop: a.drop, duplicate: a.duplicate }) });
     case 'note': return pick(a.text);
+    case 'drop': return t('act.drop', { message: a.message });
     default: return t(`act.${a.action}`, { node: a.node === 'leader' ? t('act.theLeader') : a.node });
   }
 }

@@ -41,9 +41,10 @@ export function onLangChange(fn) {
   listeners.push(fn);
 }
 
-/** The message `key` in the current language, with {name} placeholders filled from `vars`. */
-export function t(key, vars) {
-  let text = TABLES[current][key] ?? TABLES.en[key];
+/** The message `key` in the current language (or `inLang`), with {name} placeholders filled
+ * from `vars`. */
+export function t(key, vars, inLang = current) {
+  let text = (TABLES[inLang] ?? TABLES[current])[key] ?? TABLES.en[key];
   if (text === undefined) {
     console.error(`CAPlab: no message for "${key}"`);
     text = `⟦${key}⟧`;

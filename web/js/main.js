@@ -21,8 +21,23 @@ import { describeAction } from './describe.js';
 import { clientMenuItems, linkMenuItems, messageMenuItems } from './node-menus.js';
 import { Acting } from './acting.js';
 import { buildLegend } from './legend.js';
+import { LinkError, encodeRun, readLink } from './share.js';
+import { Tour } from './tour.js';
+import { HostBridge, applyLayout, readEmbedOptions } from './embed.js';
+import {
+  download, exportScenario, fillLibrary, fillShare, installDrop, readScenarioFile, showOverlay, wireOverlay,
+} from './dialogs.js';
 
 const DEFAULT_SCENARIO = 'raft-election';
+
+/** An action from a link as a sentence, or its bare name when it is too malformed for that. */
+function safeDescribe(a) {
+  try {
+    return describeAction(a);
+  } catch {
+    return String(a?.action ?? '?');
+  }
+}
 const ROLES = ['leader', 'candidate', 'follower', 'crashed', 'paused'];
 
 class App {
@@ -34,10 +49,13 @@ class App {
     this.tooltip = new Tooltip();
     this.cluster = new ClusterView($('#cluster'), {
       onNode: (id, e) => (this.partition.grouping ? this.partition.cycle(id) : this.openNodeMenu(id, e)),
-      onClient: (id, e) => (this.partition.grouping ? this.partition.cycle(id) : this.openMenu(e, id, clientMenuItems(this, id))),
+      onClient: (id, e) => {
+        if (this.partition.grouping) this.partition.cycle(id);
+        else if (!this.opts.readonly) this.openMenu(e, id, clientMenuItems(this, id));
+      },
       onLink: (a, b, e, near) => this.clickLink(a, b, e, near),
-      onLinkMenu: (a, b, e) => this.openMenu(e, `${a} — ${b}`, linkMenuItems(this, a, b)),
-      onMessage: (m, e) => this.openMenu(e, `${m.label} ${m.from} → ${m.to}`, messageMenuItems(this, m)),
+      onLinkMenu: (a, b, e) => { if (!this.opts.readonly) this.openMenu(e, `${a} — ${b}`, linkMenuItems(this, a, b)); },
+      onMessage: (m, e) => { if (!this.opts.readonly) this.openMenu(e, `${m.label} ${m.from} → ${m.to}`, messageMenuItems(this, m)); },
       onMessageHover: (m, e) => this.hoverMessage(m, e),
     });
     this.transport = new Transport(this);
@@ -49,6 +67,12 @@ class App {
     this.history = new ClientHistory($('[data-panel="history"]'), { onJump: jump });
     this.invariants = new InvariantsPanel($('#invariants'), $('#invariant-badge'), { onJump: jump });
     this.inspector = new Inspector($('[data-panel="inspector"]'));
+    this.tour = new Tour($('#tour'), {
+      seek: (ms) => { this.pause(); this.seek(ms); },
+      onChange: () => { this.updateUrl(); this.renderNow(); },
+    });
+    this.bridge = new HostBridge(this);
+    this.opts = { embed: false, controls: 'full', autoplay: false, readonly: false, speed: null };
     this.wire();
   }
 
@@ -68,6 +92,26 @@ class App {
     $('[data-action="dismiss-alert"]').addEventListener('click', () => this.error(''));
     for (const tab of $$('[data-tab]')) tab.addEventListener('click', () => this.showTab(tab.dataset.tab));
     $('#scenario-desc').addEventListener('click', (e) => e.currentTarget.classList.toggle('open'));
+    for (const id of ['#share', '#library', '#editor']) wireOverlay($(id));
+    $('[data-action="library"]').addEventListener('click', () => this.openLibrary());
+    $('[data-action="copy-link"]').addEventListener('click', () => this.share(true));
+    $('[data-action="embed"]').addEventListener('click', () => this.share(false, true));
+    for (const id of ['#embed-controls', '#embed-autoplay', '#embed-readonly']) $(id).addEventListener('change', () => this.share(false));
+    $('[data-action="copy-embed"]').addEventListener('click', () => this.copy($('[data-testid="embed-snippet"]').value, $('#embed-info')));
+    $('[data-action="file-menu"]').addEventListener('click', (e) => this.openMenu(e, null, [
+      { id: 'export', label: t('file.export'), run: () => this.exportRun() },
+      { id: 'import', label: t('file.import'), run: () => $('#file-input').click() },
+      { id: 'edit', label: t('file.edit'), run: () => this.openEditor() },
+    ]));
+    $('[data-action="import"]').addEventListener('click', () => $('#file-input').click());
+    $('#file-input').addEventListener('change', (e) => { const f = e.target.files[0]; e.target.value = ''; if (f) this.importFile(f); });
+    installDrop((file) => this.importFile(file));
+    // In an iframe: a link to the full page with this run, kept fresh when a pointer nears it.
+    const full = $('#open-full');
+    const refresh = async () => { full.href = await this.shareLink(); };
+    full.addEventListener('pointerenter', refresh);
+    full.addEventListener('focus', refresh);
+    $('[data-action="edit-apply"]').addEventListener('click', () => this.applyEdit());
     installKeyboard(this);
     onLangChange(() => this.relabel());
   }
@@ -79,47 +123,126 @@ class App {
     setLang(detectLang(this.params));
     await init();
     this.scenarios = JSON.parse(Playground.scenarios());
-    const name = this.params.get('scenario') ?? DEFAULT_SCENARIO;
-    let seed = null;
-    if (this.params.has('seed')) {
-      seed = parseSeed(this.params.get('seed'));
-      if (seed === null) this.error(t('err.seed', { seed: this.params.get('seed') }));
-    }
-    const nodes = this.params.has('nodes') ? Number(this.params.get('nodes')) : null;
-    if (!this.load({ name, seed, nodes }, true)) this.load({ name: DEFAULT_SCENARIO }, true);
     this.showTab('inspector');
+    const problem = await this.openLink();
+    if (problem) {
+      // A bad link: say what was wrong and start the default scenario.
+      this.load({ name: DEFAULT_SCENARIO }, true);
+      this.error(t('err.link', { msg: problem }));
+    }
+    if (this.opts.autoplay && !problem) this.play();
     requestAnimationFrame((ts) => this.frame(ts));
+    this.bridge.post('ready', this.publicState());
+  }
+
+  /** Opens what the address asks for. Returns null, or what was wrong with the link. */
+  async openLink() {
+    const p = this.params;
+    let run;
+    try {
+      this.opts = readEmbedOptions(p);
+      run = await readLink(location.href, p);
+    } catch (e) {
+      if (!(e instanceof LinkError)) console.error(e);
+      this.opts = { embed: p.has('embed'), controls: p.has('embed') ? 'minimal' : 'full', autoplay: false, readonly: false, speed: null };
+      applyLayout(this.opts);
+      return e.message ?? String(e);
+    }
+    applyLayout(this.opts);
+    if (this.opts.speed !== null) this.transport.setSpeed(this.opts.speed, false);
+    const tour = p.has('tour') ? !['0', 'false', 'no'].includes(p.get('tour')) : undefined;
+    if (!run) {
+      // The hand-written form: ?scenario=&seed=&nodes=&t=.
+      let seed = null;
+      if (p.has('seed')) {
+        seed = parseSeed(p.get('seed'));
+        if (seed === null) return t('err.seed', { seed: p.get('seed') });
+      }
+      const nodes = p.has('nodes') ? Number(p.get('nodes')) : null;
+      run = { s: p.get('scenario') ?? DEFAULT_SCENARIO, seed: seed ?? undefined, n: nodes ?? undefined, a: [] };
+      if (p.has('t')) run.t = Number(p.get('t'));
+    }
+    try {
+      this.install(this.replay(run), { tour });
+    } catch (e) {
+      return e.message ?? String(e);
+    }
+    return null;
+  }
+
+  /** Builds the session a run describes: the scenario, the seed, each action at its time, then
+   * the clock at `t`. Throws with what went wrong; nothing on the page changes until it works. */
+  replay(run) {
+    const built = this.build({ name: run.s, inline: run.sc ? JSON.stringify(run.sc) : null, seed: run.seed ?? null, nodes: run.n ?? null });
+    const s = built.session;
+    try {
+      run.a.forEach(([atUs, action], i) => {
+        if (atUs > 3.6e9) throw new Error(t('err.linkAction', { i: i + 1, ms: atUs / 1000, action: safeDescribe(action), msg: t('err.tooLate') }));
+        s.seek(atUs / 1000);
+        try {
+          s.apply(JSON.stringify(action));
+        } catch (e) {
+          throw new Error(t('err.linkAction', { i: i + 1, ms: atUs / 1000, action: safeDescribe(action), msg: e.message ?? String(e) }));
+        }
+      });
+      s.seek(run.t ?? 0);
+    } catch (e) {
+      s.free();
+      throw e;
+    }
+    return built;
   }
 
   /** Starts a run; on any error says why and keeps the current one. */
-  load({ name, seed = null, nodes = null }, keepAlert = false) {
-    const meta = this.scenarios.find((s) => s.name === name);
-    if (!meta) return this.fail(t('err.unknownScenario', { name: String(name) }), name);
-    let source = name;
+  load({ name, inline = null, seed = null, nodes = null, tour }, keepAlert = false) {
+    let built;
+    try {
+      built = this.build({ name, inline, seed, nodes });
+      built.session.seek(0);
+    } catch (e) {
+      return this.fail(e.message ?? String(e));
+    }
+    this.install(built, { tour, keepAlert });
+    return true;
+  }
+
+  /** A new session for a named scenario (maybe resized) or a scenario's JSON text. Throws an
+   * Error whose message is for the alert. */
+  build({ name, inline = null, seed = null, nodes = null }) {
+    let source = inline ?? name;
     let removed = [];
-    if (nodes !== null && nodes !== meta.nodes) {
-      if (!Number.isInteger(nodes) || nodes < MIN_NODES || nodes > MAX_NODES) {
-        return this.fail(t('err.nodes', { nodes: String(nodes), min: MIN_NODES, max: MAX_NODES }), name);
+    let meta = null;
+    if (inline === null) {
+      meta = this.scenarios.find((s) => s.name === name);
+      if (!meta) throw new Error(t('err.unknownScenario', { name: String(name) }));
+      if (nodes !== null && nodes !== meta.nodes) {
+        if (!Number.isInteger(nodes) || nodes < MIN_NODES || nodes > MAX_NODES) {
+          throw new Error(t('err.nodes', { nodes: String(nodes), min: MIN_NODES, max: MAX_NODES }));
+        }
+        const probe = new Playground(name);
+        ({ json: source, removed } = resizeScenario(JSON.parse(probe.scenarioJson()), nodes));
+        probe.free();
       }
-      const probe = new Playground(name);
-      ({ json: source, removed } = resizeScenario(JSON.parse(probe.scenarioJson()), nodes));
-      probe.free();
     }
     let session;
     try {
       session = new Session(Playground, source, seed);
     } catch (e) {
-      return this.fail(t('err.load', { msg: e.message ?? String(e) }), name);
+      throw new Error(t('err.load', { msg: e.message ?? String(e) }));
     }
+    return { session, name: session.scenario.name, source, removed, inline: inline !== null };
+  }
+
+  /** Makes a built session the page's run. */
+  install({ session, name, source, removed, inline }, { tour, keepAlert = false } = {}) {
     this.pause();
     this.session?.free();
     this.session = session;
     this.flashFrom = null;
     this.frameNow = null;
-    // Time 0 as it really is: the scenario's opening note and actions have happened.
-    session.seek(0);
     this.name = name;
     this.source = source;
+    this.inline = inline;
     this.module = protocolModule(session.protocol);
     if (this.partition.grouping) this.partition.stopGrouping();
     this.cluster.setup(session, this.module, { t, scenario: session.scenario });
@@ -129,6 +252,7 @@ class App {
     this.inspector.invalidate();
     $('#protocol-tab').hidden = !this.module.panel;
     if (!this.module.panel && this.tab === 'protocol') this.showTab('inspector');
+    this.tour.setup(session.scenario, tour ?? Boolean(session.scenario.tour));
     this.lastKey = null;
     this.relabel();
     if (!keepAlert) this.error('');
@@ -138,10 +262,10 @@ class App {
     }) : '');
     this.updateUrl();
     this.renderNow();
-    return true;
+    this.bridge.post('loaded', this.publicState());
   }
 
-  fail(message, name) {
+  fail(message) {
     this.error(message);
     if (this.session) $('#scenario-select').value = this.name;
     return false;
@@ -155,18 +279,148 @@ class App {
       return;
     }
     const nodes = this.session.scenario.nodes;
-    this.load({ name: this.name, seed, nodes });
+    if (this.inline) this.load({ inline: this.source, seed, tour: this.tour.active });
+    else this.load({ name: this.name, seed, nodes, tour: this.tour.active });
   }
 
+  /** The address bar names the scenario and seed (a reload starts the same run again); the
+   * whole run with its actions is what "Copy link" makes. Embed options stay as they came. */
   updateUrl() {
     const p = new URLSearchParams();
-    p.set('scenario', this.name);
-    p.set('seed', String(this.session.seed));
     const meta = this.scenarios.find((s) => s.name === this.name);
-    if (meta && this.session.scenario.nodes !== meta.nodes) p.set('nodes', String(this.session.scenario.nodes));
+    if (!this.inline) {
+      p.set('scenario', this.name);
+      p.set('seed', String(this.session.seed));
+      if (meta && this.session.scenario.nodes !== meta.nodes) p.set('nodes', String(this.session.scenario.nodes));
+    }
     if (this.langInUrl) p.set('lang', lang());
-    for (const [k, v] of this.params) if (!['scenario', 'seed', 'nodes', 'lang'].includes(k)) p.set(k, v);
+    if (Boolean(this.session.scenario.tour) !== this.tour.active) p.set('tour', this.tour.active ? '1' : '0');
+    for (const k of ['embed', 'controls', 'autoplay', 'speed', 'readonly']) if (this.params.has(k)) p.set(k, this.params.get(k));
     history.replaceState(null, '', `${location.pathname}?${p}`);
+  }
+
+  /** The run as a share link: plain parameters when it is a named scenario the user has not
+   * acted on, otherwise `run=` with everything packed in. */
+  async shareLink() {
+    const s = this.session;
+    const actions = s.userActions();
+    const meta = this.scenarios.find((x) => x.name === this.name);
+    const resized = !this.inline && meta && s.scenario.nodes !== meta.nodes;
+    const now = Math.round(s.now * 1000) / 1000;
+    const base = `${location.origin}${location.pathname}`;
+    const p = new URLSearchParams();
+    if (!this.inline && actions.length === 0) {
+      p.set('scenario', this.name);
+      p.set('seed', String(s.seed));
+      if (resized) p.set('nodes', String(s.scenario.nodes));
+      if (now > 0) p.set('t', String(now));
+    } else {
+      const run = { v: 1 };
+      if (this.inline) run.sc = JSON.parse(this.source);
+      else run.s = this.name;
+      run.seed = s.seed;
+      if (resized) run.n = s.scenario.nodes;
+      if (actions.length) run.a = actions.map((a) => [a.at_us, a.action]);
+      run.t = now;
+      p.set('run', await encodeRun(run));
+    }
+    if (Boolean(s.scenario.tour) !== this.tour.active) p.set('tour', this.tour.active ? '1' : '0');
+    return `${base}?${p}`;
+  }
+
+  /** Makes the share link, copies it (when asked and allowed) and shows it in the dialog. */
+  async share(copy, focusEmbed = false) {
+    const link = await this.shareLink();
+    const n = this.session.userActions().length;
+    let info = t('share.info', { chars: link.length, n, ms: Math.floor(this.session.now) });
+    if (copy) info += ` ${await this.copy(link) ? t('share.copied') : t('share.copyByHand')}`;
+    fillShare(link, info, {
+      controls: $('#embed-controls').value, autoplay: $('#embed-autoplay').checked, readonly: $('#embed-readonly').checked,
+    });
+    if ($('#share').hidden) showOverlay($('#share'));
+    if (focusEmbed) $('#embed-title').scrollIntoView({ block: 'nearest' });
+    return link;
+  }
+
+  async copy(text, infoEl) {
+    try {
+      await navigator.clipboard.writeText(text);
+      if (infoEl) infoEl.textContent = t('share.copied');
+      return true;
+    } catch {
+      if (infoEl) infoEl.textContent = t('share.copyByHand');
+      return false;
+    }
+  }
+
+  openLibrary() {
+    fillLibrary($('.library-body'), this.scenarios, this.name, (name) => {
+      showOverlay($('#library'), false);
+      this.load({ name });
+    });
+    showOverlay($('#library'));
+  }
+
+  exportRun() {
+    const s = this.session;
+    const hash = s.pg.traceHash();
+    const sc = exportScenario(s, hash);
+    const file = `${sc.name}-seed${s.seed}-${Math.floor(s.now)}ms.json`;
+    download(file, `${JSON.stringify(sc, null, 2)}\n`);
+    this.status(t('file.exported', { file, ms: s.now, hash }));
+    return sc;
+  }
+
+  async importFile(file) {
+    let text;
+    try {
+      text = await readScenarioFile(file);
+    } catch (e) {
+      this.error(e.message);
+      return false;
+    }
+    showOverlay($('#library'), false);
+    return this.loadText(text, file.name);
+  }
+
+  /** Loads a scenario's JSON text (a file, the editor); on error keeps the current run. */
+  loadText(text, origin) {
+    let built;
+    try {
+      built = this.build({ inline: text });
+      built.session.seek(0);
+    } catch (e) {
+      this.error(t('err.file', { name: origin, msg: e.message ?? String(e) }));
+      return false;
+    }
+    this.install(built, {});
+    this.status(t('file.loaded', { name: origin }));
+    return true;
+  }
+
+  openEditor() {
+    $('#editor-text').value = JSON.stringify(this.session.scenario, null, 2);
+    $('#editor-error').textContent = '';
+    showOverlay($('#editor'));
+  }
+
+  applyEdit() {
+    if (this.loadText($('#editor-text').value, t('edit.origin'))) {
+      showOverlay($('#editor'), false);
+    } else {
+      $('#editor-error').textContent = $('#alert').textContent;
+    }
+  }
+
+  /** What the host page and tests can read about the run. */
+  publicState() {
+    const s = this.session;
+    if (!s) return {};
+    return {
+      scenario: this.name, seed: s.seed, now: s.now, steps: s.steps, hash: s.pg.traceHash(), playing: this.playing,
+      tour: this.tour.active ? { step: this.tour.index(s) + 1, steps: this.tour.steps.length } : null,
+      violations: (s.violations ?? []).length,
+    };
   }
 
   /** Everything whose words depend on the language. */
@@ -186,6 +440,7 @@ class App {
     buildLegend($('#legend .legend-body'), this.module, ROLES);
     $('.history-legend').replaceChildren(...historyLegend());
     fillHelp();
+    this.tour.renderKey = null;
     this.events.relabel();
     this.history.invalidate();
     this.invariants.invalidate();
@@ -250,7 +505,14 @@ class App {
       const before = s.now;
       let target = before + dt * this.transport.factor;
       if (before < s.duration && target >= s.duration) target = s.duration;
+      // A tour step that asks to pause stops the playback exactly at its moment.
+      const stop = this.tour.pauseBetween(before, target);
+      if (stop !== null) target = stop;
       s.seek(target);
+      if (stop !== null) {
+        this.playing = false;
+        this.status(t('tour.paused'));
+      }
       // Judged after the seek: the session's clock is whole milliseconds, so a target just
       // short of the end can land on it, and the end must still stop the play.
       if (before < s.duration && s.now >= s.duration) {
@@ -273,7 +535,7 @@ class App {
   render(ts, force = false) {
     this.dirty = false;
     const s = this.session;
-    const key = `${s.steps}|${s.drops}|${s.version}`;
+    const key = `${s.steps}|${s.version}`;
     // How far time moved since the last frame drawn.
     const moved = s.now - (this.frameNow ?? s.now);
     this.frameNow = s.now;
@@ -319,13 +581,15 @@ class App {
       }
     }
     if (this.tab === 'history') this.history.tick(s.now);
-    $('#start-hint').hidden = this.playing || s.now > 0;
+    const step = this.tour.render(s);
+    if (step !== null) this.bridge.post('tour-step', { step: step + 1, steps: this.tour.steps.length, at_ms: s.now, text: $('#note').textContent });
+    this.bridge.scan(s);
+    $('#start-hint').hidden = this.playing || s.now > 0 || this.tour.active;
     $('#past-banner').hidden = this.playing || !s.inPast;
     document.body.classList.toggle('playing', this.playing);
     document.body.classList.toggle('grouping', this.partition.grouping);
   }
 
-  /** The caption: the scenario's latest note at or before the current step. */
   /** Marks the messages lost since the last frame, when time moved forwards a little. */
   flashDrops(moved) {
     const s = this.session;
@@ -347,9 +611,12 @@ class App {
     }
   }
 
+  /** The caption: every note of the latest moment that had one (several notes at one time
+   * read as one caption, as they make one tour step). */
   updateNote() {
-    const note = this.session.currentNote();
-    const text = note ? pick(note.text) : '';
+    const s = this.session;
+    const note = s.currentNote();
+    const text = note ? s.notes.filter((e) => e.at_us === note.at_us && e.step <= s.steps).map((e) => pick(e.text)).join(' ') : '';
     const el = $('#note');
     el.textContent = text;
     el.dataset.at = note ? String(Math.round(note.at_us / 1000)) : '';
@@ -368,7 +635,9 @@ class App {
   }
 
   escape() {
+    const dialog = ['#share', '#library', '#editor'].map((id) => $(id)).find((el) => !el.hidden);
     if (this.menu.isOpen) this.menu.close();
+    else if (dialog) showOverlay(dialog, false);
     else if (!$('#help').hidden) this.toggleHelp(false);
     else if (this.partition.grouping) this.partition.stopGrouping();
   }

@@ -24,9 +24,6 @@ export class Session {
     this.version = 0; // bumped whenever `events` loses its tail or head, so views rebuild
     this.knownStep = 0; // the last step whose events are in `events`
     this.maxReached = 0;
-    // Removed messages do not count as steps; this counts them so that positions on the
-    // timeline stay ordered as (steps, drops).
-    this.drops = 0;
     this.collect(true);
     this.addSnapshot(false);
   }
@@ -40,7 +37,13 @@ export class Session {
 
   /** Whether a snapshot lies later on the timeline than the current state. */
   isAhead(snap) {
-    return snap.steps > this.steps || (snap.steps === this.steps && snap.drops > this.drops);
+    return snap.steps > this.steps;
+  }
+
+  /** What the user did on this timeline, in order: [{at_us, action}], what a share link and an
+   * exported file carry. */
+  userActions() {
+    return this.snapshots.filter((s) => s.action).map((s) => s.action);
   }
 
   free() {
@@ -66,8 +69,9 @@ export class Session {
     return batch;
   }
 
+  /** `action`: false for a time snapshot, or the user action applied just before it. */
   addSnapshot(action) {
-    this.snapshots.push({ t: this.now, steps: this.steps, drops: this.drops, pg: this.pg.snapshot(), action });
+    this.snapshots.push({ t: this.now, steps: this.steps, pg: this.pg.snapshot(), action });
     const timed = this.snapshots.filter((s) => !s.action);
     if (timed.length <= MAX_SNAPSHOTS) return;
     // Thin the time snapshots; action snapshots stay, because only they hold what the user did.
@@ -80,7 +84,6 @@ export class Session {
   restore(snap) {
     this.pg.free();
     this.pg = snap.pg.snapshot();
-    this.drops = snap.drops;
   }
 
   /** The last snapshot at or before time `t` (the latest of several at the same time). */
@@ -127,9 +130,6 @@ export class Session {
     } else {
       if (!this.pg.step()) return false;
       this.collect();
-      // Messages the user removed right after this step, on known ground.
-      const removed = this.snapshots.findLast((s) => s.action && s.steps === this.steps && s.drops > this.drops);
-      if (removed) this.restore(removed);
     }
     this.maxReached = Math.max(this.maxReached, this.now);
     return true;
@@ -156,12 +156,12 @@ export class Session {
     return this.act((pg) => pg.apply(actionJson));
   }
 
+  /** Takes a message off the wire: a `drop` action like any other. */
   dropMessage(id) {
-    const batch = this.act((pg) => pg.dropMessage(id), true);
-    return batch;
+    return this.act((pg) => pg.dropMessage(id));
   }
 
-  act(fn, isDrop = false) {
+  act(fn) {
     const trial = this.pg.snapshot();
     try {
       fn(trial);
@@ -169,12 +169,13 @@ export class Session {
       trial.free();
       throw e;
     }
+    // The action as the simulator recorded it ("the leader" resolved to a node), with its time.
+    const { at_us: atUs, ...action } = JSON.parse(trial.actions()).at(-1);
     this.fork();
     this.pg.free();
     this.pg = trial;
-    if (isDrop) this.drops++;
     const batch = this.collect(true);
-    this.addSnapshot(true);
+    this.addSnapshot({ at_us: atUs, action });
     this.maxReached = this.now;
     return batch;
   }

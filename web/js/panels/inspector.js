@@ -32,7 +32,7 @@ export class Inspector {
       this.body.replaceChildren(h('p', { class: 'hint', text: t('inspector.pick') }));
       return;
     }
-    const key = `${this.node}|${session.steps}|${session.drops}|${session.version}`;
+    const key = `${this.node}|${session.steps}|${session.version}`;
     if (key === this.key) return;
     this.key = key;
     let info;
