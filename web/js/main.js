@@ -128,7 +128,7 @@ class App {
     if (problem) {
       // A bad link: say what was wrong and start the default scenario.
       this.load({ name: DEFAULT_SCENARIO }, true);
-      this.error(t('err.link', { msg: problem }));
+      this.error(t('err.link', { msg: problem.replace(/[.。]\s*$/, '') }));
     }
     if (this.opts.autoplay && !problem) this.play();
     requestAnimationFrame((ts) => this.frame(ts));
@@ -154,10 +154,14 @@ class App {
     if (!run) {
       // The hand-written form: ?scenario=&seed=&nodes=&t=.
       let seed = null;
+      const problems = [];
       if (p.has('seed')) {
         seed = parseSeed(p.get('seed'));
-        if (seed === null) return t('err.seed', { seed: p.get('seed') });
+        if (seed === null) problems.push(t('err.seed', { seed: p.get('seed') }));
       }
+      const name = p.get('scenario');
+      if (name !== null && !this.scenarios.some((s) => s.name === name)) problems.push(t('err.unknownScenario', { name }));
+      if (problems.length) return problems.join(' ');
       const nodes = p.has('nodes') ? Number(p.get('nodes')) : null;
       run = { s: p.get('scenario') ?? DEFAULT_SCENARIO, seed: seed ?? undefined, n: nodes ?? undefined, a: [] };
       if (p.has('t')) run.t = Number(p.get('t'));
