@@ -1,7 +1,7 @@
 // Sentences for people from trace events and actions, in the current language: used by the
 // event log, the caption and the messages shown after an action.
 
-import { t, pick } from './i18n.js';
+import { has, t, pick } from './i18n.js';
 
 export const fmtUs = (us) => (us / 1000).toFixed(3);
 
@@ -18,7 +18,10 @@ export function describeAction(a) {
       return t('act.network', { detail: JSON.stringify({ latency_ms: a.latency_ms, drop: a.drop, duplicate: a.duplicate }) });
     case 'note': return pick(a.text);
     case 'drop': return t('act.drop', { message: a.message });
-    default: return t(`act.${a.action}`, { node: a.node === 'leader' ? t('act.theLeader') : a.node });
+    default:
+      // An action this page does not know (from a hand-edited link) is named as it came.
+      if (!has(`act.${a.action}`)) return String(a.action);
+      return t(`act.${a.action}`, { node: a.node === 'leader' ? t('act.theLeader') : a.node });
   }
 }
 

@@ -19,7 +19,7 @@ const TYPES = {
 
 export function startServer({ root, port = 0, host = '127.0.0.1' }) {
   const base = resolve(root);
-  const server = createServer(async (req, res) => {
+  const server = createServer({ maxHeaderSize: 256 * 1024 }, async (req, res) => {
     try {
       const url = new URL(req.url, 'http://localhost');
       let path = normalize(join(base, decodeURIComponent(url.pathname)));
