@@ -31,6 +31,41 @@ function pageFiles(dir) {
   });
 }
 
+/** The length of the share link for three typical runs: a named scenario looked at but not
+ * touched, the same with ten actions, and an edited scenario (carried inline) with three. */
+async function shareLinkLengths(browser, url) {
+  const { page } = await openPage(browser, url, '?scenario=raft-leader-isolated&seed=12');
+  return page.evaluate(async () => {
+    const app = window.caplab.app;
+    const at = (ms, action) => { app.seek(ms); if (!app.act(action)) throw new Error(JSON.stringify(action)); };
+    app.seek(1500);
+    const untouched = (await app.shareLink()).length;
+    app.seek(0);
+    at(300, { action: 'request', client: 'c1', op: 'put', key: 'x', value: '1' });
+    at(600, { action: 'crash', node: 'leader' });
+    at(900, { action: 'partition', groups: [['n1', 'n2', 'c1'], ['n3', 'n4', 'n5', 'c2']] });
+    at(1100, { action: 'request', client: 'c2', op: 'put', key: 'y', value: '2' });
+    at(1400, { action: 'cut', from: 'n4', to: 'n5', oneway: true });
+    at(1700, { action: 'heal' });
+    const crashed = JSON.parse(app.session.pg.nodes()).find((n) => n.role === 'crashed').id;
+    at(1900, { action: 'restart', node: crashed });
+    at(2200, { action: 'pause', node: 'n2' });
+    at(2600, { action: 'resume', node: 'n2' });
+    at(2900, { action: 'request', client: 'c1', op: 'get', key: 'y' });
+    app.seek(3200);
+    const tenActions = (await app.shareLink()).length;
+    const edited = JSON.parse(app.session.pg.scenarioJson());
+    edited.params.election_timeout_ms = [300, 600];
+    app.loadText(JSON.stringify(edited), 'bench');
+    at(500, { action: 'isolate', node: 'leader' });
+    at(1500, { action: 'heal' });
+    at(1800, { action: 'request', client: 'c1', op: 'put', key: 'x', value: '9' });
+    app.seek(2500);
+    const inline = (await app.shareLink()).length;
+    return [['named, no actions', untouched], ['named, ten actions', tenActions], ['edited, three acts', inline]];
+  });
+}
+
 const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KB`;
 
 const t = { after: (fn) => process.on('beforeExit', fn) };
@@ -61,6 +96,8 @@ try {
   const frames = { count: times.length, median: times[times.length >> 1], p95: times[Math.floor(times.length * 0.95)] };
 
 
+  const links = await shareLinkLengths(browser, url);
+
   const wasmFile = readFileSync(join(WEB, 'pkg/caplab_bg.wasm'));
   const files = pageFiles(WEB);
   const raw = files.reduce((n, f) => n + statSync(f).size, 0);
@@ -72,6 +109,7 @@ try {
   console.log(`native / wasm                  ${(native / wasm).toFixed(2)}x`);
   console.log(`wasm size                      ${kb(wasmFile.length)} raw, ${kb(gzipSync(wasmFile, { level: 9 }).length)} gzipped`);
   console.log(`page weight (${files.length} files)         ${kb(raw)} raw, ${kb(gz)} gzipped`);
+  for (const [what, n] of links) console.log(`share link, ${what.padEnd(19)} ${n} characters`);
   console.log(`frame time, 9 nodes at 10x     median ${frames.median.toFixed(2)} ms, p95 ${frames.p95.toFixed(2)} ms of script per frame (${frames.count} frames)`);
 } finally {
   await browser.close();

@@ -24,6 +24,7 @@ export const Acting = {
     }
     this.error('');
     this.status(t('ui.done', { action: describeAction(action), ms: Math.floor(this.session.now) }));
+    this.updateUrl();
     this.renderNow();
     return true;
   },
@@ -33,6 +34,7 @@ export const Acting = {
     try {
       this.session.dropMessage(id);
       this.status(t('ui.dropped', { id }));
+      this.updateUrl();
     } catch (e) {
       this.error(t('err.action', { action: t('menu.drop'), msg: e.message ?? String(e) }));
     }

@@ -287,20 +287,30 @@ class App {
     else this.load({ name: this.name, seed, nodes, tour: this.tour.active });
   }
 
-  /** The address bar names the scenario and seed (a reload starts the same run again); the
-   * whole run with its actions is what "Copy link" makes. Embed options stay as they came. */
+  /** The address bar: the scenario and seed while you have not acted (a reload starts the same
+   * run again), and the whole run as a share link once you have (a reload restores it). Embed
+   * options and the language stay as they came. */
   updateUrl() {
+    const extras = new URLSearchParams();
+    if (this.langInUrl) extras.set('lang', lang());
+    for (const k of ['embed', 'controls', 'autoplay', 'speed', 'readonly']) if (this.params.has(k)) extras.set(k, this.params.get(k));
+    const write = (query) => {
+      const all = new URLSearchParams(query);
+      for (const [k, v] of extras) all.set(k, v);
+      history.replaceState(null, '', `${location.pathname}?${all}`);
+    };
+    const version = (this.urlVersion = (this.urlVersion ?? 0) + 1);
+    if (this.inline || this.session.userActions().length) {
+      this.shareLink().then((link) => { if (version === this.urlVersion) write(new URL(link).search); }).catch(() => {});
+      return;
+    }
     const p = new URLSearchParams();
     const meta = this.scenarios.find((s) => s.name === this.name);
-    if (!this.inline) {
-      p.set('scenario', this.name);
-      p.set('seed', String(this.session.seed));
-      if (meta && this.session.scenario.nodes !== meta.nodes) p.set('nodes', String(this.session.scenario.nodes));
-    }
-    if (this.langInUrl) p.set('lang', lang());
+    p.set('scenario', this.name);
+    p.set('seed', String(this.session.seed));
+    if (meta && this.session.scenario.nodes !== meta.nodes) p.set('nodes', String(this.session.scenario.nodes));
     if (Boolean(this.session.scenario.tour) !== this.tour.active) p.set('tour', this.tour.active ? '1' : '0');
-    for (const k of ['embed', 'controls', 'autoplay', 'speed', 'readonly']) if (this.params.has(k)) p.set(k, this.params.get(k));
-    history.replaceState(null, '', `${location.pathname}?${p}`);
+    write(p);
   }
 
   /** The run as a share link: plain parameters when it is a named scenario the user has not

@@ -78,6 +78,14 @@ test('a copied link opened in a new page gives the same trace hash and clock', a
   // The replayed actions are the user's on the new page too: copying again gives the same link.
   assert.equal(await copyLink(other), link);
 
+  // The address bar carries the run up to the last action: a reload restores it.
+  await page.waitForFunction(() => location.search.startsWith('?run='));
+  await page.reload();
+  await page.waitForFunction(() => window.caplab?.ready === true);
+  assert.equal((await state(page)).now, 1800, 'the time of the last action');
+  await seek(page, 2345.5);
+  assert.equal((await state(page)).hash, here.hash, 'same run after a reload');
+
   // Without actions the link is the plain, readable form.
   const plain = (await openPage(browser, url, '?scenario=raft-leader-crash&seed=3')).page;
   await seek(plain, 1200);
@@ -107,6 +115,15 @@ test('an exported file gives the same trace hash in caplab run, and loads back',
   // Loading the file: the run starts from it, and the same time gives the same hash.
   await page.locator('#file-input').setInputFiles(file);
   await page.waitForFunction(() => /Loaded/.test(document.getElementById('status').textContent));
+  await seek(page, here.now);
+  assert.equal((await state(page)).hash, here.hash);
+  // Dropping the file on the page loads it the same way.
+  await page.evaluate((json) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([json], 'dropped.json', { type: 'application/json' }));
+    document.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, readFileSync(file, 'utf8'));
+  await page.waitForFunction(() => /dropped\.json/.test(document.getElementById('status').textContent));
   await seek(page, here.now);
   assert.equal((await state(page)).hash, here.hash);
   // A link to an imported scenario carries it inline, and replays too.
