@@ -27,6 +27,14 @@ fn ms_to_time(ms: f64) -> Result<Time, JsError> {
     Ok(Time(scenario::ms_to_us(ms)))
 }
 
+/// A tour's steps are its notes, those at the same time making one.
+fn tour_steps(s: &Scenario) -> usize {
+    let mut times: Vec<u64> =
+        s.timeline.iter().filter(|e| e.action.name() == "note").map(|e| scenario::ms_to_us(e.at_ms)).collect();
+    times.dedup();
+    times.len()
+}
+
 #[wasm_bindgen]
 pub struct Playground {
     scenario: Scenario,
@@ -54,7 +62,7 @@ impl Playground {
     }
 
     /// Every built-in scenario as a JSON array of {name, title, description, topic, protocol,
-    /// nodes, tour, steps} (`steps`: how many notes it has).
+    /// nodes, tour, steps} (`steps`: how many tour steps its notes make).
     pub fn scenarios() -> String {
         let list: Vec<serde_json::Value> = library::all()
             .into_iter()
@@ -63,7 +71,7 @@ impl Playground {
                 serde_json::json!({
                     "name": s.name, "title": s.title, "description": s.description,
                     "topic": s.topic, "protocol": s.protocol, "nodes": s.nodes, "tour": s.tour,
-                    "steps": s.timeline.iter().filter(|e| e.action.name() == "note").count(),
+                    "steps": tour_steps(&s),
                 })
             })
             .collect();
