@@ -297,6 +297,7 @@ export default {
   'tour.paused': "The tour stops here. Read the caption, look around, then press Play or Next.",
   'err.link': "This link could not be opened: {msg}. The default scenario is loaded instead.",
   'err.linkAction': "action {i} ({action} at {ms} ms) cannot be replayed: {msg}",
+  'err.linkTime': "t={t} is far past the end of this run (at most {max} ms)",
   'err.tooLate': "it is later than the longest run (one hour)",
   'err.file': "Could not load {name}: {msg}. The current run is unchanged.",
   'err.fileSize': "{name} is {kb} KB; a scenario file is at most {max} KB.",

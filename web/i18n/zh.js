@@ -296,6 +296,7 @@ export default {
   'tour.paused': "导览在这里暂停。读一读说明，看一看集群，然后按播放或下一步。",
   'err.link': "无法打开这个链接：{msg}。已改为加载默认场景。",
   'err.linkAction': "第 {i} 个操作（{ms} 毫秒时的 {action}）无法重放：{msg}",
+  'err.linkTime': "t={t} 远远超过了这次运行的结尾（最多 {max} 毫秒）",
   'err.tooLate': "它晚于最长运行时间（一小时）",
   'err.file': "无法加载 {name}：{msg}。当前运行保持不变。",
   'err.fileSize': "{name} 有 {kb} KB；场景文件最多 {max} KB。",

@@ -21,7 +21,7 @@ import { describeAction } from './describe.js';
 import { clientMenuItems, linkMenuItems, messageMenuItems } from './node-menus.js';
 import { Acting } from './acting.js';
 import { buildLegend } from './legend.js';
-import { LinkError, encodeRun, readLink } from './share.js';
+import { LinkError, MAX_PAST_END_MS, encodeRun, readLink } from './share.js';
 import { Tour } from './tour.js';
 import { HostBridge, applyLayout, readEmbedOptions } from './embed.js';
 import {
@@ -180,6 +180,9 @@ class App {
     const built = this.build({ name: run.s, inline: run.sc ? JSON.stringify(run.sc) : null, seed: run.seed ?? null, nodes: run.n ?? null });
     const s = built.session;
     try {
+      // A hand-edited time far past anything that happened would freeze the page while it runs.
+      const latest = Math.max(s.duration, ...run.a.map(([atUs]) => atUs / 1000)) + MAX_PAST_END_MS;
+      if ((run.t ?? 0) > latest) throw new Error(t('err.linkTime', { t: run.t, max: latest }));
       run.a.forEach(([atUs, action], i) => {
         if (atUs > 3.6e9) throw new Error(t('err.linkAction', { i: i + 1, ms: atUs / 1000, action: safeDescribe(action), msg: t('err.tooLate') }));
         s.seek(atUs / 1000);

@@ -10,6 +10,10 @@ export const RUN_FORMAT = 1;
 export const MAX_LINK = 64 * 1024;
 /** A run decompressing to more than this is refused (a link is not a place for megabytes). */
 const MAX_JSON = 1024 * 1024;
+/** Replaying each action costs a copy of the simulation: a link holds at most this many. */
+export const MAX_ACTIONS = 2000;
+/** How far past the script's end (and the last action) a link may ask the clock to be. */
+export const MAX_PAST_END_MS = 600000;
 
 /** Every query parameter a link may carry; anything else is an error (a hand-edited typo). */
 export const KNOWN_PARAMS = ['scenario', 'seed', 'nodes', 'lang', 'run', 't', 'tour', 'embed', 'controls', 'autoplay', 'speed', 'readonly'];
@@ -122,6 +126,7 @@ export function checkRun(run) {
   if (run.t !== undefined && !(Number.isFinite(run.t) && run.t >= 0)) throw new LinkError(`the run’s time ${JSON.stringify(run.t)} is not a time`);
   const actions = run.a ?? [];
   if (!Array.isArray(actions)) throw new LinkError('the run’s actions are not a list');
+  if (actions.length > MAX_ACTIONS) throw new LinkError(`the run has ${actions.length} actions; a link holds at most ${MAX_ACTIONS}`);
   let last = 0;
   actions.forEach((entry, i) => {
     if (!Array.isArray(entry) || entry.length !== 2 || !Number.isSafeInteger(entry[0]) || entry[0] < 0 || !isObject(entry[1])) {

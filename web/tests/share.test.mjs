@@ -179,6 +179,7 @@ test('corrupted, truncated, oversized and hand-edited links show the error and t
   bad.push(['unknown parameter', `${query}&sede=3`]);
   bad.push(['run and scenario', `${query}&scenario=raft-election`]);
   bad.push(['bad time', '?scenario=raft-election&t=soon']);
+  bad.push(['time far past the end', '?scenario=raft-election&t=3000000']);
   bad.push(['bad embed option', '?scenario=raft-election&embed=1&controls=most']);
   // Links with a valid checksum but a wrong content, as a person editing one by hand would make.
   const forge = (run) => page.evaluate(async (r) => (await import('./js/share.js')).encodeRun(r), run);
@@ -188,6 +189,7 @@ test('corrupted, truncated, oversized and hand-edited links show the error and t
   bad.push(['scenario that fails validation', `?run=${await forge({ v: 1, sc: { format: 1, name: 'mine', title: 'Mine', protocol: 'raft', nodes: 0, seed: 1, duration_ms: 1000 } })}`]);
   bad.push(['unknown protocol', `?run=${await forge({ v: 1, sc: { format: 1, name: 'mine', title: 'Mine', protocol: 'paxos-ish', nodes: 3, seed: 1, duration_ms: 1000 } })}`]);
   bad.push(['wrong format', `?run=${await forge({ v: 9, s: 'raft-election' })}`]);
+  bad.push(['too many actions', `?run=${await forge({ v: 1, s: 'raft-election', a: Array.from({ length: 2001 }, (_, i) => [i * 1000, { action: 'heal' }]) })}`]);
 
   const failures = [];
   for (const [kind, q] of bad) {
