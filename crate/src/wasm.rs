@@ -64,9 +64,8 @@ impl Playground {
     /// Every built-in scenario as a JSON array of {name, title, description, topic, protocol,
     /// nodes, tour, steps} (`steps`: how many tour steps its notes make).
     pub fn scenarios() -> String {
-        let list: Vec<serde_json::Value> = library::all()
+        let list: Vec<serde_json::Value> = library::in_order()
             .into_iter()
-            .flatten()
             .map(|s| {
                 serde_json::json!({
                     "name": s.name, "title": s.title, "description": s.description,

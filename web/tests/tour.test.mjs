@@ -64,6 +64,9 @@ test('the library lists every scenario by topic and loads one by name', async (t
   const all = await page.evaluate(() => JSON.parse(window.caplab.app.scenarios.length ? JSON.stringify(window.caplab.app.scenarios.map((s) => s.name)) : '[]'));
   assert.deepEqual([...names].sort(), [...all].sort(), 'every scenario has a card');
   assert.ok(all.length >= 7);
+  // In teaching order (the scenarios' `order`), not the alphabet's.
+  assert.deepEqual(names.slice(0, 3), ['raft-election', 'raft-leader-crash', 'raft-leader-isolated']);
+  assert.ok(names.indexOf('raft-figure8') < names.indexOf('raft-figure8-unsafe'));
   assert.match(await page.locator('[data-scenario="raft-split-vote"]').textContent(), /tour · \d+ steps/);
   await shot(page, 'library');
   await page.locator('[data-scenario="raft-split-vote"]').click();

@@ -116,6 +116,7 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
         description: None,
         topic: None,
         tour: false,
+        order: None,
         protocol: protocol.to_string(),
         nodes: plan.nodes,
         clients: plan.clients,

@@ -15,6 +15,14 @@ pub fn all() -> Vec<Result<Scenario, (String, ScenarioError)>> {
     FILES.iter().map(|(name, text)| Scenario::from_json(text).map_err(|e| (name.to_string(), e))).collect()
 }
 
+/// Every embedded scenario that parses, in teaching order: by `order` (those without one last),
+/// then by name.
+pub fn in_order() -> Vec<Scenario> {
+    let mut list: Vec<Scenario> = all().into_iter().flatten().collect();
+    list.sort_by(|a, b| (a.order.unwrap_or(u32::MAX), &a.name).cmp(&(b.order.unwrap_or(u32::MAX), &b.name)));
+    list
+}
+
 pub fn get(name: &str) -> Result<Scenario, ScenarioError> {
     let (_, text) =
         FILES.iter().find(|(n, _)| *n == name).ok_or_else(|| ScenarioError::UnknownName(name.to_string()))?;

@@ -126,6 +126,10 @@ pub struct Scenario {
     /// the playback until the student continues).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tour: bool,
+    /// Its place in its topic's list in the library and the picker: lower first, then by name
+    /// (a teaching order, which the alphabet is not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<u32>,
     pub protocol: String,
     pub nodes: u16,
     #[serde(default)]
