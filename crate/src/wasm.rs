@@ -115,6 +115,13 @@ impl Playground {
         Ok(self.sim.run_until(t) as f64)
     }
 
+    /// Runs events up to `ms`, at most `maxSteps` of them; true when it reached `ms`.
+    #[wasm_bindgen(js_name = runUntilBounded)]
+    pub fn run_until_bounded(&mut self, ms: f64, max_steps: f64) -> Result<bool, JsError> {
+        let t = ms_to_time(ms)?;
+        Ok(self.sim.run_until_bounded(t, max_steps.max(0.0) as u64))
+    }
+
     /// Applies exactly one event; false when there is none.
     pub fn step(&mut self) -> bool {
         self.sim.step()
@@ -201,6 +208,12 @@ impl Playground {
     /// Every action applied so far (timeline and user) with its time: what a share link carries.
     pub fn actions(&self) -> Result<String, JsError> {
         to_json(&self.sim.applied_actions())
+    }
+
+    /// The last action applied, with its time (`{"at_us": ..., "action": ...}`), or `null`.
+    #[wasm_bindgen(js_name = lastAction)]
+    pub fn last_action(&self) -> Result<String, JsError> {
+        to_json(&self.sim.applied_actions().last())
     }
 
     #[wasm_bindgen(js_name = traceHash)]

@@ -58,18 +58,24 @@ export function fillLibrary(root, scenarios, current, onPick) {
 export function exportScenario(session, hash) {
   const sc = structuredClone(session.scenario);
   const timeline = sc.timeline ?? [];
+  const us = (ms) => Math.round(ms * 1000); // as the simulator orders times
   for (const { at_us: atUs, action } of session.userActions()) {
     const entry = { at_ms: atUs / 1000, ...action };
     // After every entry at the same time: the page applied the action once all of them had run.
     let i = timeline.length;
-    while (i > 0 && timeline[i - 1].at_ms > entry.at_ms) i--;
+    while (i > 0 && us(timeline[i - 1].at_ms) > atUs) i--;
     timeline.splice(i, 0, entry);
   }
   const now = session.now;
   const last = timeline.length ? timeline.at(-1).at_ms : 0;
   sc.timeline = timeline;
   sc.seed = session.seed;
-  sc.duration_ms = Math.max(sc.duration_ms, Math.ceil(last), Math.ceil(now));
+  const end = Math.max(sc.duration_ms, Math.ceil(last), Math.ceil(now));
+  if (end > sc.duration_ms) {
+    // The clients' workload stops at the original end, as it did on the page.
+    if (sc.workload && sc.workload.stop_ms == null) sc.workload.stop_ms = sc.duration_ms;
+    sc.duration_ms = end;
+  }
   // The expectations described the original script; the user's actions may well change it.
   sc.expect = [];
   const line = (lang) => t('file.exportedNote', { ms: now, hash }, lang);

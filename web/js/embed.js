@@ -93,7 +93,7 @@ export class HostBridge {
           app.pause();
           app.seek(m.t);
           break;
-        case 'speed': app.transport.setSpeed(parseSpeed(String(m.speed))); break;
+        case 'speed': app.transport.setSpeed(parseSpeed(String(m.speed)), false); break;
         case 'tour': app.tour.setActive(m.on !== false); break;
         case 'getState': break;
         default: throw new Error(`unknown command “${m.cmd}”; known: load, play, pause, step, seek, speed, tour, getState`);
@@ -102,6 +102,12 @@ export class HostBridge {
     } catch (err) {
       reply('error', { message: err.message ?? String(err) });
     }
+  }
+
+  /** Forgets the position in the event list (a new run was installed). */
+  reset() {
+    this.posted = 0;
+    this.version = -1;
   }
 
   /** Reports what happened since the last frame: leaders elected, invariants violated. Only

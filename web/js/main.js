@@ -21,7 +21,8 @@ import { describeAction } from './describe.js';
 import { clientMenuItems, linkMenuItems, messageMenuItems } from './node-menus.js';
 import { Acting } from './acting.js';
 import { buildLegend } from './legend.js';
-import { LinkError, MAX_PAST_END_MS, encodeRun, readLink } from './share.js';
+import { LinkError, MAX_REPLAY_STEPS, encodeRun, readLink } from './share.js';
+import { StepBudget } from './session.js';
 import { Tour } from './tour.js';
 import { HostBridge, applyLayout, readEmbedOptions } from './embed.js';
 import {
@@ -78,7 +79,9 @@ class App {
 
   wire() {
     $('#scenario-select').addEventListener('change', (e) => this.load({ name: e.target.value }));
-    $('#nodes-select').addEventListener('change', (e) => this.load({ name: this.name, seed: this.session.seed, nodes: Number(e.target.value) }));
+    $('#nodes-select').addEventListener('change', (e) => this.load({
+      name: this.name, inline: this.inline ? this.source : null, seed: this.session.seed, nodes: Number(e.target.value),
+    }));
     const seed = $('#seed-input');
     seed.addEventListener('change', () => this.restart(seed.value));
     seed.addEventListener('keydown', (e) => { if (e.key === 'Enter') seed.blur(); });
@@ -180,21 +183,19 @@ class App {
     const built = this.build({ name: run.s, inline: run.sc ? JSON.stringify(run.sc) : null, seed: run.seed ?? null, nodes: run.n ?? null });
     const s = built.session;
     try {
-      // A hand-edited time far past anything that happened would freeze the page while it runs.
-      const latest = Math.max(s.duration, ...run.a.map(([atUs]) => atUs / 1000)) + MAX_PAST_END_MS;
-      if ((run.t ?? 0) > latest) throw new Error(t('err.linkTime', { t: run.t, max: latest }));
       run.a.forEach(([atUs, action], i) => {
         if (atUs > 3.6e9) throw new Error(t('err.linkAction', { i: i + 1, ms: atUs / 1000, action: safeDescribe(action), msg: t('err.tooLate') }));
-        s.seek(atUs / 1000);
+        s.seek(atUs / 1000, MAX_REPLAY_STEPS);
         try {
           s.apply(JSON.stringify(action));
         } catch (e) {
           throw new Error(t('err.linkAction', { i: i + 1, ms: atUs / 1000, action: safeDescribe(action), msg: e.message ?? String(e) }));
         }
       });
-      s.seek(run.t ?? 0);
+      s.seek(run.t ?? 0, MAX_REPLAY_STEPS);
     } catch (e) {
       s.free();
+      if (e instanceof StepBudget) throw new Error(t('err.linkBudget', { n: e.steps.toLocaleString('en') }));
       throw e;
     }
     return built;
@@ -219,6 +220,16 @@ class App {
     let source = inline ?? name;
     let removed = [];
     let meta = null;
+    if (inline !== null && nodes !== null) {
+      let parsed;
+      try { parsed = JSON.parse(inline); } catch { parsed = null; }
+      if (parsed && typeof parsed === 'object' && nodes !== parsed.nodes) {
+        if (!Number.isInteger(nodes) || nodes < MIN_NODES || nodes > MAX_NODES) {
+          throw new Error(t('err.nodes', { nodes: String(nodes), min: MIN_NODES, max: MAX_NODES }));
+        }
+        ({ json: source, removed } = resizeScenario(parsed, nodes));
+      }
+    }
     if (inline === null) {
       meta = this.scenarios.find((s) => s.name === name);
       if (!meta) throw new Error(t('err.unknownScenario', { name: String(name) }));
@@ -237,6 +248,8 @@ class App {
     } catch (e) {
       throw new Error(t('err.load', { msg: e.message ?? String(e) }));
     }
+    // An inline scenario is kept as the simulator read it: valid JSON, every default spelled out.
+    if (inline !== null) source = session.pg.scenarioJson();
     return { session, name: session.scenario.name, source, removed, inline: inline !== null };
   }
 
@@ -260,6 +273,7 @@ class App {
     $('#protocol-tab').hidden = !this.module.panel;
     if (!this.module.panel && this.tab === 'protocol') this.showTab('inspector');
     this.tour.setup(session.scenario, tour ?? Boolean(session.scenario.tour));
+    this.bridge.reset();
     this.lastKey = null;
     this.relabel();
     if (!keepAlert) this.error('');
@@ -320,6 +334,10 @@ class App {
    * acted on, otherwise `run=` with everything packed in. */
   async shareLink() {
     const s = this.session;
+    if (s.pg.nextMs() === s.now) {
+      s.settle();
+      this.renderNow();
+    }
     const actions = s.userActions();
     const meta = this.scenarios.find((x) => x.name === this.name);
     const resized = !this.inline && meta && s.scenario.nodes !== meta.nodes;
@@ -380,6 +398,8 @@ class App {
 
   exportRun() {
     const s = this.session;
+    s.settle();
+    this.renderNow();
     const hash = s.pg.traceHash();
     const sc = exportScenario(s, hash);
     const file = `${sc.name}-seed${s.seed}-${Math.floor(s.now)}ms.json`;
@@ -403,6 +423,10 @@ class App {
   /** Loads a scenario's JSON text (a file, the editor); on error keeps the current run. */
   loadText(text, origin) {
     let built;
+    if (!String(text).trim().startsWith('{')) {
+      this.error(t('err.file', { name: origin, msg: t('err.notObject') }));
+      return false;
+    }
     try {
       built = this.build({ inline: text });
       built.session.seek(0);

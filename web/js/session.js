@@ -9,6 +9,14 @@ const SNAPSHOT_MS = 100;
 const MAX_SNAPSHOTS = 400;
 const MAX_EVENTS = 60000;
 
+/** Thrown when a run would go past its budget of steps (replaying a link). */
+export class StepBudget extends Error {
+  constructor(steps) {
+    super(`more than ${steps} events`);
+    this.steps = steps;
+  }
+}
+
 export class Session {
   /** Throws (the simulator's message) when the scenario or the seed is refused. */
   constructor(Playground, source, seed) {
@@ -98,28 +106,46 @@ export class Session {
     return this.snapshots[lo];
   }
 
-  /** Runs forwards to `t`, leaving a snapshot at each interval boundary on new ground. */
-  advanceTo(t) {
+  /** Runs forwards to `t`, leaving a snapshot at each interval boundary on new ground. With
+   * `maxSteps`, runs in small batches and throws a StepBudget error once the run is past that
+   * many steps. */
+  advanceTo(t, maxSteps = Infinity) {
+    const run = (target) => {
+      if (maxSteps === Infinity) {
+        this.pg.runUntil(target);
+      } else {
+        while (!this.pg.runUntilBounded(target, 20000)) {
+          this.collect();
+          if (this.steps > maxSteps) throw new StepBudget(maxSteps);
+        }
+      }
+      this.collect();
+      if (this.steps > maxSteps) throw new StepBudget(maxSteps);
+    };
     let boundary = (Math.floor(this.now / this.interval) + 1) * this.interval;
     while (boundary <= t) {
-      this.pg.runUntil(boundary);
-      this.collect();
+      run(boundary);
       if (this.steps > this.snapshots.at(-1).steps) this.addSnapshot(false);
       boundary = (Math.floor(boundary / this.interval) + 1) * this.interval;
     }
-    this.pg.runUntil(Math.max(t, this.now));
-    this.collect();
+    run(Math.max(t, this.now));
     this.maxReached = Math.max(this.maxReached, this.now);
   }
 
-  /** Shows the state at virtual time `t`, backwards or forwards. */
-  seek(t) {
+  /** Shows the state at virtual time `t`, backwards or forwards (`maxSteps`: see advanceTo). */
+  seek(t, maxSteps = Infinity) {
     t = Math.max(0, Math.min(t, 3.6e6));
     const base = this.baseFor(t);
     // Restore when going back, and also when a snapshot ahead of us (but not past t) holds a
     // user action that running forwards from here would miss.
     if (t < this.now || this.isAhead(base)) this.restore(base);
-    this.advanceTo(t);
+    this.advanceTo(t, maxSteps);
+  }
+
+  /** Runs the rest of the current instant: after Step the clock can stand at a time with events
+   * still due there, and a link or a file can only name the time, not the step within it. */
+  settle() {
+    if (this.pg.nextMs() === this.now) this.seek(this.now);
   }
 
   /** Applies exactly one event. On known ground, a user action is replayed from its snapshot. */
@@ -170,7 +196,7 @@ export class Session {
       throw e;
     }
     // The action as the simulator recorded it ("the leader" resolved to a node), with its time.
-    const { at_us: atUs, ...action } = JSON.parse(trial.actions()).at(-1);
+    const { at_us: atUs, ...action } = JSON.parse(trial.lastAction());
     this.fork();
     this.pg.free();
     this.pg = trial;

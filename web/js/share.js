@@ -12,11 +12,14 @@ export const MAX_LINK = 64 * 1024;
 const MAX_JSON = 1024 * 1024;
 /** Replaying each action costs a copy of the simulation: a link holds at most this many. */
 export const MAX_ACTIONS = 2000;
-/** How far past the script's end (and the last action) a link may ask the clock to be. */
-export const MAX_PAST_END_MS = 600000;
+/** Replaying a link may run at most this many events (a few seconds in the page); beyond, the
+ * link is refused rather than freezing the page. Deterministic, unlike a wall-clock limit. */
+export const MAX_REPLAY_STEPS = 150000;
 
 /** Every query parameter a link may carry; anything else is an error (a hand-edited typo). */
 export const KNOWN_PARAMS = ['scenario', 'seed', 'nodes', 'lang', 'run', 't', 'tour', 'embed', 'controls', 'autoplay', 'speed', 'readonly'];
+/** Parameters that sites and mail add to links on their way (tracking); they are ignored. */
+const FOREIGN = /^(utm_\w+|fbclid|gclid|msclkid|mc_cid|mc_eid|ref|ref_src)$/;
 
 export class LinkError extends Error {}
 
@@ -141,7 +144,7 @@ export function checkRun(run) {
 /** Reads the page's query parameters into what to load; throws a LinkError when they are bad. */
 export async function readLink(href, params) {
   if (href.length > MAX_LINK) throw new LinkError(`this link is ${href.length} characters long; links over ${MAX_LINK / 1024} KB are refused`);
-  const unknown = [...params.keys()].filter((k) => !KNOWN_PARAMS.includes(k));
+  const unknown = [...params.keys()].filter((k) => !KNOWN_PARAMS.includes(k) && !FOREIGN.test(k));
   if (unknown.length) throw new LinkError(`the link has parameters CAPlab does not know: ${unknown.map((k) => `“${k}”`).join(', ')}`);
   for (const k of KNOWN_PARAMS) if (params.getAll(k).length > 1) throw new LinkError(`the link gives “${k}” more than once`);
   const t = params.has('t') ? Number(params.get('t')) : undefined;

@@ -86,6 +86,27 @@ test('a copied link opened in a new page gives the same trace hash and clock', a
   await seek(page, 2345.5);
   assert.equal((await state(page)).hash, here.hash, 'same run after a reload');
 
+  // After Step the clock can stand inside an instant (events still due at that time, here the
+  // partition and the note at 1000 ms): the link first runs the rest of it, so what it names
+  // is what the page shows.
+  const { page: stepper } = await openPage(browser, url, '?scenario=raft-leader-isolated&seed=1');
+  await seek(stepper, 999.9);
+  const mid = await stepper.evaluate(() => {
+    const app = window.caplab.app;
+    for (let i = 0; i < 500; i++) {
+      app.step();
+      if (app.session.pg.nextMs() === app.session.now) return app.session.now;
+    }
+    return null;
+  });
+  assert.equal(mid, 1000, 'stopped inside the instant at 1000 ms');
+  const midLink = await copyLink(stepper);
+  const mine = await state(stepper);
+  const replay = await context.newPage();
+  await replay.goto(midLink);
+  await replay.waitForFunction(() => window.caplab?.ready === true);
+  assert.deepEqual([(await state(replay)).hash, (await state(replay)).steps], [mine.hash, mine.steps]);
+
   // Without actions the link is the plain, readable form.
   const plain = (await openPage(browser, url, '?scenario=raft-leader-crash&seed=3')).page;
   await seek(plain, 1200);
@@ -128,13 +149,42 @@ test('an exported file gives the same trace hash in caplab run, and loads back',
   assert.equal((await state(page)).hash, here.hash);
   // A link to an imported scenario carries it inline, and replays too.
   const link = await copyLink(page);
+  await page.keyboard.press('Escape');
   const { page: other } = await openPage(browser, url, link.slice(link.indexOf('?')));
   assert.equal((await state(other)).hash, here.hash);
 
+  // Exported after the script's end: the clients stop at the original end there too.
+  await seek(page, 5600);
+  await page.evaluate(() => window.caplab.act({ action: 'heal' }));
+  await seek(page, 6500);
+  const late = await state(page);
+  const lateDownload = page.waitForEvent('download');
+  await page.locator('[data-action="file-menu"]').click();
+  await page.locator('.menu [data-menu="export"]').click();
+  const lateFile = `${file}.late.json`;
+  await (await lateDownload).saveAs(lateFile);
+  const lateNative = JSON.parse(execFileSync(join(REPO, 'target/release/caplab'), ['run', lateFile, '--until-ms', '6500', '--json'], { encoding: 'utf8' }));
+  assert.equal(lateNative.trace_hash, late.hash, 'an export past the end replays too');
+
+  // A resized imported scenario keeps what was imported.
+  await page.locator('#nodes-select').selectOption('7');
+  assert.ok(await page.evaluate(() => window.caplab.app.inline), 'still the imported scenario');
+  assert.equal(await page.evaluate(() => window.caplab.app.session.scenario.seed), 7);
+  assert.equal(await page.locator('[data-node]').count(), 7);
+  // The editor takes a scenario, not a name.
+  await page.locator('[data-action="file-menu"]').click();
+  await page.locator('.menu [data-menu="edit"]').click();
+  await page.locator('#editor-text').fill('raft-split-vote');
+  await page.locator('[data-action="edit-apply"]').click();
+  assert.match(await page.locator('#editor-error').textContent(), /JSON object/);
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('[data-node]').count(), 7, 'the run is untouched');
+
   // A file that is not a scenario is refused and the run goes on.
+  const untouched = await state(page);
   await page.locator('#file-input').setInputFiles({ name: 'notes.json', mimeType: 'application/json', buffer: Buffer.from('{"format": 1, "name": "x"}') });
   await page.getByRole('alert').filter({ hasText: 'notes.json' }).waitFor();
-  assert.equal((await state(page)).hash, here.hash, 'the current run is untouched');
+  assert.equal((await state(page)).hash, untouched.hash, 'the current run is untouched');
   assert.deepEqual(errors, []);
 });
 
@@ -177,6 +227,8 @@ test('corrupted, truncated, oversized and hand-edited links show the error and t
   bad.push(['oversized', `?run=${'A'.repeat(70 * 1024)}`]);
   bad.push(['unknown scenario', '?scenario=raft-no-such-thing']);
   bad.push(['unknown parameter', `${query}&sede=3`]);
+  // Tracking parameters that sites add are not errors.
+  const tracked = `${query}&utm_source=course&fbclid=abc`;
   bad.push(['run and scenario', `${query}&scenario=raft-election`]);
   bad.push(['bad time', '?scenario=raft-election&t=soon']);
   bad.push(['time far past the end', '?scenario=raft-election&t=3000000']);
@@ -188,6 +240,8 @@ test('corrupted, truncated, oversized and hand-edited links show the error and t
   bad.push(['actions out of order', `?run=${await forge({ v: 1, s: 'raft-election', a: [[500000, { action: 'heal' }], [100, { action: 'heal' }]] })}`]);
   bad.push(['scenario that fails validation', `?run=${await forge({ v: 1, sc: { format: 1, name: 'mine', title: 'Mine', protocol: 'raft', nodes: 0, seed: 1, duration_ms: 1000 } })}`]);
   bad.push(['unknown protocol', `?run=${await forge({ v: 1, sc: { format: 1, name: 'mine', title: 'Mine', protocol: 'paxos-ish', nodes: 3, seed: 1, duration_ms: 1000 } })}`]);
+  bad.push(['a heavy inline scenario', `?run=${await forge({ v: 1, sc: { format: 1, name: 'heavy', title: 'Heavy', protocol: 'raft', nodes: 64, seed: 1, duration_ms: 3600000, params: { heartbeat_ms: 1, election_timeout_ms: [2, 3] } }, t: 3500000 })}`]);
+  bad.push(['a seed a page cannot hold', `?run=${await forge({ v: 1, sc: { format: 1, name: 'big', title: 'Big', protocol: 'raft', nodes: 3, seed: 2 ** 60, duration_ms: 1000 } })}`]);
   bad.push(['wrong format', `?run=${await forge({ v: 9, s: 'raft-election' })}`]);
   bad.push(['too many actions', `?run=${await forge({ v: 1, s: 'raft-election', a: Array.from({ length: 2001 }, (_, i) => [i * 1000, { action: 'heal' }]) })}`]);
 
@@ -203,6 +257,10 @@ test('corrupted, truncated, oversized and hand-edited links show the error and t
     }
   }
   await shot(page, 'bad-link');
+  await page.goto(`${url}/index.html${tracked}`);
+  await page.waitForFunction(() => window.caplab?.ready === true);
+  assert.equal(await text(page, 'alert'), '', 'tracking parameters are ignored');
+  assert.ok(!(await text(page, 'scenario-title')).startsWith(DEFAULT_TITLE));
   assert.deepEqual(failures, [], `${bad.length} bad links tried`);
   assert.deepEqual(errors, [], 'no page error, no console error');
 });

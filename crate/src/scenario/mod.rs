@@ -20,6 +20,9 @@ pub const FORMAT: u32 = 1;
 pub const MAX_DURATION_MS: u64 = 3_600_000;
 pub const MAX_NODES: u16 = 64;
 pub const MAX_CLIENTS: u16 = 64;
+/// The largest seed a scenario may carry: the largest whole number a web page holds exactly
+/// (2^53 - 1), so that the page, its share links and the CLI all mean the same seed.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ScenarioError {
@@ -186,6 +189,9 @@ impl Scenario {
         }
         if self.nodes == 0 || self.nodes > MAX_NODES {
             return Err(invalid("nodes", format!("must be between 1 and {MAX_NODES}, not {}", self.nodes)));
+        }
+        if self.seed > MAX_SEED {
+            return Err(invalid("seed", format!("must be at most {MAX_SEED} (2^53 - 1), not {}", self.seed)));
         }
         if self.clients > MAX_CLIENTS {
             return Err(invalid("clients", format!("must be at most {MAX_CLIENTS}, not {}", self.clients)));

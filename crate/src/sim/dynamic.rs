@@ -63,6 +63,21 @@ pub trait Simulation {
     fn protocol(&self) -> &'static str;
     fn step(&mut self) -> bool;
     fn run_until(&mut self, t: Time) -> u64;
+    /// Like `run_until`, but takes at most `max_steps` steps; true when it reached `t`. The page
+    /// replays a share link with a budget, so that no link can freeze it.
+    fn run_until_bounded(&mut self, t: Time, max_steps: u64) -> bool {
+        for _ in 0..max_steps {
+            if self.next_time().is_none_or(|n| n > t) {
+                break;
+            }
+            self.step();
+        }
+        if self.next_time().is_some_and(|n| n <= t) {
+            return false;
+        }
+        self.run_until(t);
+        true
+    }
     fn now(&self) -> Time;
     fn next_time(&self) -> Option<Time>;
     fn seed(&self) -> u64;
