@@ -32,6 +32,7 @@ fn errors_name_the_field_and_the_problem() {
     let cases = [
         (edit("\"nodes\": 3", "\"nodes\": \"three\""), "nodes: invalid type: string \"three\""),
         (edit("\"seed\": 1,", "\"seed\": 1, \"colour\": 2,"), "unknown field `colour`"),
+        (edit("\"seed\": 1,", "\"seed\": 1152921504606846976,"), "seed: must be at most 9007199254740991"),
         (
             edit("\"node\": \"n1\"", "\"node\": \"n7\""),
             "timeline[0] (crash): node n7 does not exist (nodes are n1..n3)",

@@ -101,3 +101,19 @@ fn a_dropped_message_replays_from_the_timeline_at_a_fractional_time() {
     let r = run(&s, &RunOptions { until_ms: Some(2000.0), ..RunOptions::default() }).expect("runs");
     assert_eq!(live.trace_hash(), r.summary.trace_hash);
 }
+
+#[test]
+fn a_bounded_run_stops_at_its_budget_and_otherwise_equals_a_plain_run() {
+    let mut plain = start("raft-leader-crash");
+    let mut bounded = start("raft-leader-crash");
+    run_to(plain.as_mut(), 3000);
+    // Small budgets until it gets there: the same trace as one plain run.
+    while !bounded.run_until_bounded(Time::from_ms(3000), 37) {
+        assert!(bounded.now() <= Time::from_ms(3000));
+    }
+    assert_eq!((plain.trace_hash(), plain.stats().steps), (bounded.trace_hash(), bounded.stats().steps));
+    // A budget too small stops short, having taken exactly that many steps.
+    let mut short = start("raft-leader-crash");
+    assert!(!short.run_until_bounded(Time::from_ms(3000), 100));
+    assert_eq!(short.stats().steps, 100);
+}
