@@ -1,16 +1,21 @@
 //! Linearizability checker for key-value histories.
 //!
-//! Decides whether a recorded history of `put`s and `get`s (see [`HistoryEntry`]) could have come
-//! from one copy of the store that applies each operation atomically at a single instant between
-//! its invocation and its response. It is how CAPlab judges, after a run, whether a protocol kept
-//! its consistency promise, and which few operations prove that it did not.
+//! Decides whether a recorded history of `put`s, `get`s and `cas`es (see [`HistoryEntry`]) could
+//! have come from one copy of the store that applies each operation atomically at a single instant
+//! between its invocation and its response. It is how CAPlab judges, after a run, whether a
+//! protocol kept its consistency promise, and which few operations prove that it did not.
 //!
 //! Every key is an independent register whose initial value is absent (`None`):
 //! - `put` ok takes effect at one instant in `[invoke_us, return_us]`;
 //! - `put` unknown (`return_us` null) takes effect at any instant after `invoke_us`, or never;
-//! - `put` fail never took effect and is ignored;
 //! - `get` ok takes effect at one instant in `[invoke_us, return_us]` and returns the value then;
-//! - `get` fail or unknown returned nothing and constrains nothing, so it is ignored.
+//! - `cas` ok takes effect at one instant in `[invoke_us, return_us]`, when the register holds
+//!   `expected`, and writes `value`;
+//! - `cas` unknown takes effect at any instant after `invoke_us`, or never; it writes `value` if
+//!   the register holds `expected` then, and otherwise changes nothing (as if it never happened);
+//! - anything that failed never took effect and is ignored (a `cas` too, as in Jepsen's own
+//!   checker, even though Jepsen reports one that found another value as failed);
+//! - `get` unknown returned nothing and constrains nothing, so it is ignored.
 //!
 //! A precedes B in real time only if `A.return_us < B.invoke_us`; equal times are concurrent.
 //!
@@ -22,13 +27,14 @@
 //! each visited (set of linearized operations, register state) so no configuration is explored
 //! twice. The layout, a doubly linked event list with lift/unlift and a bitset cache, follows
 //! Porcupine (A. Athalye, github.com/anishathalye/porcupine) and Knossos. Linearizability is local
-//! (P-compositional), so each key is checked on its own. An unknown `put` has its return at
+//! (P-compositional), so each key is checked on its own. An unknown `put` or `cas` has its return at
 //! +infinity: it may be linearized anywhere after its call, and the search succeeds as soon as
 //! every operation with a finite return is linearized (the unknown ones left over never happened).
-//! An unknown put is only tried while some read of its value is still unlinearized: otherwise it
-//! can be dropped from any linearization, and trying it would only multiply the search space.
+//! An unknown put or cas is only tried when it changes the register and some operation that needs
+//! the value it writes (a read, a cas) is still unlinearized: otherwise it can be dropped from any
+//! linearization, and trying it would only multiply the search space.
 
-use crate::workload::history::{HistoryEntry, OpKind, Outcome};
+use crate::workload::history::{HistoryEntry, HistoryOp, Outcome};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -124,23 +130,46 @@ fn validate(history: &[HistoryEntry]) -> Result<(), String> {
             }
             _ => {}
         }
-        if e.op == OpKind::Put && e.value.is_none() {
-            return Err(format!("{}: a put needs a value", what()));
+        match e.op {
+            HistoryOp::Put | HistoryOp::Cas if e.value.is_none() => {
+                return Err(format!("{}: a {} needs a value", what(), op_name(e.op)));
+            }
+            HistoryOp::Put | HistoryOp::Get if e.expected.is_some() => {
+                return Err(format!("{}: only a cas has an expected value", what()));
+            }
+            _ => {}
         }
     }
     Ok(())
+}
+
+fn op_name(op: HistoryOp) -> &'static str {
+    match op {
+        HistoryOp::Put => "put",
+        HistoryOp::Get => "get",
+        HistoryOp::Cas => "cas",
+    }
 }
 
 /// One operation of a key that the search has to place.
 struct Op {
     /// Index into the checked slice.
     entry: usize,
-    put: bool,
-    /// Interned value: 0 is absent, others number the distinct strings of this key.
-    value: u32,
+    /// The value the register must hold for it to apply (a read, a cas), if any. Values are
+    /// interned: 0 is absent, others number the distinct strings of this key.
+    pre: Option<u32>,
+    /// The value it writes (a put, a cas that succeeded or may have), if any.
+    post: Option<u32>,
     invoke: u64,
-    /// `None` for an unknown put: its return is at +infinity.
+    /// `None` for an unknown put or cas: its return is at +infinity.
     ret: Option<u64>,
+}
+
+impl Op {
+    /// The register's value after this operation, if it can apply to `state`.
+    fn apply(&self, state: u32) -> Option<u32> {
+        self.pre.is_none_or(|v| v == state).then_some(self.post.unwrap_or(state))
+    }
 }
 
 /// The memo cache of one key may hold this many 64-bit words of linearized-set bitsets (256 MiB)
@@ -261,36 +290,38 @@ struct Frame {
     writer: Option<usize>,
 }
 
+/// Numbers the values of one key: 0 is absent, others number the distinct strings.
+fn intern<'a>(interned: &mut HashMap<&'a str, u32>, v: &'a Option<String>) -> u32 {
+    match v {
+        None => 0,
+        Some(v) => {
+            let fresh = interned.len() as u32 + 1;
+            *interned.entry(v.as_str()).or_insert(fresh)
+        }
+    }
+}
+
 fn check_key(entries: &[(usize, &HistoryEntry)], max_steps: u64) -> KeyVerdict {
     let mut interned: HashMap<&str, u32> = HashMap::new();
     let mut ops = Vec::new();
     for &(entry, e) in entries {
-        let relevant = match e.op {
-            OpKind::Put => e.outcome != Outcome::Fail,
-            OpKind::Get => e.outcome == Outcome::Ok,
+        let (pre, post) = match (e.op, e.outcome) {
+            (_, Outcome::Fail) | (HistoryOp::Get, Outcome::Unknown) => continue,
+            (HistoryOp::Put, _) => (None, Some(intern(&mut interned, &e.value))),
+            (HistoryOp::Get, _) => (Some(intern(&mut interned, &e.value)), None),
+            (HistoryOp::Cas, _) => (Some(intern(&mut interned, &e.expected)), Some(intern(&mut interned, &e.value))),
         };
-        if !relevant {
-            continue;
-        }
-        let value = match &e.value {
-            None => 0,
-            Some(v) => {
-                let fresh = interned.len() as u32 + 1;
-                *interned.entry(v.as_str()).or_insert(fresh)
-            }
-        };
-        let put = e.op == OpKind::Put;
-        ops.push(Op { entry, put, value, invoke: e.invoke_us, ret: e.return_us });
+        ops.push(Op { entry, pre, post, invoke: e.invoke_us, ret: e.return_us });
     }
     let mut events = Events::new(&ops);
-    // Reads of each value not linearized yet. An unknown put is optional, and applying it only
-    // matters if a read later returns its value: otherwise dropping it from any linearization
-    // leaves a valid one (nothing could tell it happened). So it is tried only while such a read
-    // remains, which keeps the many timed-out writes of a partitioned run from multiplying the
-    // search space.
-    let mut unread = vec![0usize; interned.len() + 1];
-    for op in ops.iter().filter(|o| !o.put) {
-        unread[op.value as usize] += 1;
+    // Operations not linearized yet that need each value (reads, cas). An unknown put or cas is
+    // optional, and applying it only matters if it changes the register and a later operation
+    // needs the value it writes: otherwise dropping it from any linearization leaves a valid one
+    // (nothing could tell it happened). So it is tried only then, which keeps the many timed-out
+    // writes of a partitioned run from multiplying the search space.
+    let mut needs = vec![0usize; interned.len() + 1];
+    for v in ops.iter().filter_map(|o| o.pre) {
+        needs[v as usize] += 1;
     }
     // Zobrist hashing of the linearized set keeps cache lookups free of allocation.
     let zobrist: Vec<u64> = (0..ops.len() as u64).map(splitmix64).collect();
@@ -302,7 +333,7 @@ fn check_key(entries: &[(usize, &HistoryEntry)], max_steps: u64) -> KeyVerdict {
     let (mut state, mut writer) = (0u32, None);
     let finite = ops.iter().filter(|o| o.ret.is_some()).count();
     let mut remaining = finite;
-    // The deepest partial linearization: (finite ops in it, its set, the put that wrote its state).
+    // The deepest partial linearization: (finite ops in it, its set, the op that wrote its state).
     let mut best = (0, bits.clone(), None);
     let mut steps = 0u64;
     let mut node = events.next[HEAD];
@@ -314,14 +345,7 @@ fn check_key(entries: &[(usize, &HistoryEntry)], max_steps: u64) -> KeyVerdict {
         let (is_return, k) = events.node[node];
         if !is_return {
             let op = &ops[k];
-            let useless = op.ret.is_none() && unread[op.value as usize] == 0;
-            let after = if useless {
-                None
-            } else if op.put || op.value == state {
-                Some(op.value)
-            } else {
-                None
-            };
+            let after = op.apply(state).filter(|&new| op.ret.is_some() || (new != state && needs[new as usize] > 0));
             if let Some(new_state) = after {
                 bits[k / 64] ^= 1 << (k % 64);
                 hash ^= zobrist[k];
@@ -330,13 +354,13 @@ fn check_key(entries: &[(usize, &HistoryEntry)], max_steps: u64) -> KeyVerdict {
                     seen.push(bits.clone().into_boxed_slice());
                     cached_words += bits.len() + 4;
                     stack.push(Frame { op: k, state, writer });
-                    state = new_state;
-                    if op.put {
+                    if op.post.is_some() {
                         writer = Some(k);
                     }
+                    state = new_state;
                     events.lift(k);
-                    if !op.put {
-                        unread[op.value as usize] -= 1;
+                    if let Some(v) = op.pre {
+                        needs[v as usize] -= 1;
                     }
                     if op.ret.is_some() {
                         remaining -= 1;
@@ -362,8 +386,8 @@ fn check_key(entries: &[(usize, &HistoryEntry)], max_steps: u64) -> KeyVerdict {
             state = f.state;
             writer = f.writer;
             events.unlift(f.op);
-            if !ops[f.op].put {
-                unread[ops[f.op].value as usize] += 1;
+            if let Some(v) = ops[f.op].pre {
+                needs[v as usize] += 1;
             }
             if ops[f.op].ret.is_some() {
                 remaining += 1;
@@ -381,13 +405,15 @@ fn check_key(entries: &[(usize, &HistoryEntry)], max_steps: u64) -> KeyVerdict {
 /// of it, the one that returns first (the search walks events in time order, so this is exactly
 /// the return it hit; by call order it would often be a long-running operation that is not at
 /// fault). Around it we report only what a person needs to see the contradiction:
-/// - the put whose value the register held at that point (the operation linearized before it);
+/// - the put or cas whose value the register held at that point (the last writer linearized);
 /// - the operations that overlap it in time, which could have been ordered either side of it
-///   (unknown puts, which overlap everything after their call, only if they wrote the value the
-///   culprit read);
-/// - the last put that completed before the culprit was invoked (what it must see at least);
-/// - for a read of a value, the put of that value it claims to have seen: the latest invoked
-///   before the read returned, or failing that the first invoked after.
+///   (unknown puts and cas, which overlap everything after their call, only if they wrote the
+///   value the culprit read or compared with);
+/// - the last put or cas that completed before the culprit was invoked (what it must see at
+///   least);
+/// - for a read of a value or a cas from one, the put or cas of that value it claims to have
+///   seen: the latest invoked before the culprit returned, or failing that the first invoked
+///   after.
 ///
 /// That is the culprit plus at most three operations plus its concurrency, deduplicated.
 fn witness(ops: &[Op], best: &[u64], writer: Option<usize>) -> Vec<usize> {
@@ -400,21 +426,24 @@ fn witness(ops: &[Op], best: &[u64], writer: Option<usize>) -> Vec<usize> {
     let Some((c_ret, _, c)) = culprit else {
         return Vec::new();
     };
+    // The value the culprit claims the register held, if it names one (a read, a cas).
+    let claimed = c.pre;
     let mut out = vec![c.entry];
     out.extend(writer.map(|k| ops[k].entry));
     for o in ops {
         let overlaps = o.invoke <= c_ret && o.ret.is_none_or(|r| r >= c.invoke);
-        let relevant = o.ret.is_some() || (!c.put && o.put && o.value == c.value);
+        let relevant = o.ret.is_some() || (claimed.is_some() && o.post == claimed);
         if overlaps && relevant {
             out.push(o.entry);
         }
     }
-    let before = ops.iter().filter_map(|o| o.ret.filter(|&r| o.put && r < c.invoke).map(|r| (r, o.entry))).max();
+    let before =
+        ops.iter().filter_map(|o| o.ret.filter(|&r| o.post.is_some() && r < c.invoke).map(|r| (r, o.entry))).max();
     out.extend(before.map(|(_, e)| e));
-    if !c.put && c.value != 0 {
+    if let Some(v) = claimed.filter(|&v| v != 0) {
         let source = ops
             .iter()
-            .filter(|o| o.put && o.value == c.value)
+            .filter(|o| o.post == Some(v))
             .min_by_key(|o| (o.invoke > c_ret, o.invoke.abs_diff(c_ret), o.entry));
         out.extend(source.map(|o| o.entry));
     }

@@ -5,12 +5,21 @@ use super::*;
 use crate::sim::ids::ClientId;
 use std::time::Instant;
 
-fn entry(c: u16, op: OpKind, key: &str, v: Option<&str>, inv: u64, ret: Option<u64>, outcome: Outcome) -> HistoryEntry {
+fn entry(
+    c: u16,
+    op: HistoryOp,
+    key: &str,
+    v: Option<&str>,
+    inv: u64,
+    ret: Option<u64>,
+    outcome: Outcome,
+) -> HistoryEntry {
     HistoryEntry {
         client: ClientId(c),
         op,
         key: key.to_string(),
         value: v.map(str::to_string),
+        expected: None,
         invoke_us: inv,
         return_us: ret,
         outcome,
@@ -18,19 +27,45 @@ fn entry(c: u16, op: OpKind, key: &str, v: Option<&str>, inv: u64, ret: Option<u
 }
 
 fn put(c: u16, key: &str, v: &str, inv: u64, ret: u64) -> HistoryEntry {
-    entry(c, OpKind::Put, key, Some(v), inv, Some(ret), Outcome::Ok)
+    entry(c, HistoryOp::Put, key, Some(v), inv, Some(ret), Outcome::Ok)
 }
 
 fn put_unknown(c: u16, key: &str, v: &str, inv: u64) -> HistoryEntry {
-    entry(c, OpKind::Put, key, Some(v), inv, None, Outcome::Unknown)
+    entry(c, HistoryOp::Put, key, Some(v), inv, None, Outcome::Unknown)
 }
 
 fn put_failed(c: u16, key: &str, v: &str, inv: u64, ret: u64) -> HistoryEntry {
-    entry(c, OpKind::Put, key, Some(v), inv, Some(ret), Outcome::Fail)
+    entry(c, HistoryOp::Put, key, Some(v), inv, Some(ret), Outcome::Fail)
 }
 
 fn get(c: u16, key: &str, v: Option<&str>, inv: u64, ret: u64) -> HistoryEntry {
-    entry(c, OpKind::Get, key, v, inv, Some(ret), Outcome::Ok)
+    entry(c, HistoryOp::Get, key, v, inv, Some(ret), Outcome::Ok)
+}
+
+fn cas_entry(
+    c: u16,
+    key: &str,
+    from: Option<&str>,
+    to: &str,
+    inv: u64,
+    ret: Option<u64>,
+    outcome: Outcome,
+) -> HistoryEntry {
+    let mut e = entry(c, HistoryOp::Cas, key, Some(to), inv, ret, outcome);
+    e.expected = from.map(str::to_string);
+    e
+}
+
+fn cas_ok(c: u16, key: &str, from: Option<&str>, to: &str, inv: u64, ret: u64) -> HistoryEntry {
+    cas_entry(c, key, from, to, inv, Some(ret), Outcome::Ok)
+}
+
+fn cas_unknown(c: u16, key: &str, from: Option<&str>, to: &str, inv: u64) -> HistoryEntry {
+    cas_entry(c, key, from, to, inv, None, Outcome::Unknown)
+}
+
+fn cas_failed(c: u16, key: &str, from: Option<&str>, to: &str, inv: u64, ret: u64) -> HistoryEntry {
+    cas_entry(c, key, from, to, inv, Some(ret), Outcome::Fail)
 }
 
 fn lin(h: &[HistoryEntry]) -> bool {
@@ -135,6 +170,91 @@ fn failed_and_unknown_reads_are_ignored() {
 }
 
 #[test]
+fn cas_applies_only_to_its_expected_value() {
+    assert!(lin(&[put(0, "x", "1", 0, 10), cas_ok(1, "x", Some("1"), "2", 20, 30), get(2, "x", Some("2"), 40, 50)]));
+    // From absent: `expected` null.
+    assert!(lin(&[cas_ok(1, "x", None, "1", 0, 10), get(2, "x", Some("1"), 20, 30)]));
+    assert!(!lin(&[put(0, "x", "1", 0, 10), cas_ok(1, "x", None, "2", 20, 30)]));
+    // It compared with a value the register no longer held.
+    let h = [put(0, "x", "1", 0, 10), put(0, "x", "3", 20, 30), cas_ok(1, "x", Some("1"), "2", 40, 50)];
+    assert!(!lin(&h));
+    assert_eq!(witness_of(&h, "x"), vec![0, 1, 2]);
+    // A cas that succeeded changed the register: a later read cannot see the old value.
+    let h = [put(0, "x", "1", 0, 10), cas_ok(1, "x", Some("1"), "2", 20, 30), get(2, "x", Some("1"), 40, 50)];
+    assert!(!lin(&h));
+    assert_eq!(witness_of(&h, "x"), vec![0, 1, 2]);
+}
+
+#[test]
+fn concurrent_cas_from_the_same_value_cannot_both_succeed() {
+    let both =
+        [put(0, "x", "0", 0, 10), cas_ok(1, "x", Some("0"), "1", 20, 40), cas_ok(2, "x", Some("0"), "2", 20, 40)];
+    assert!(!lin(&both));
+    // Chained, they can: 0 -> 1 -> 2.
+    let chained = [
+        put(0, "x", "0", 0, 10),
+        cas_ok(1, "x", Some("0"), "1", 20, 40),
+        cas_ok(2, "x", Some("1"), "2", 20, 40),
+        get(3, "x", Some("2"), 50, 60),
+    ];
+    assert!(lin(&chained));
+    // One of them failing makes the first history fine.
+    let mut one_failed = both.to_vec();
+    one_failed[2].outcome = Outcome::Fail;
+    assert!(lin(&one_failed));
+}
+
+#[test]
+fn failed_cas_is_never_applied() {
+    // As in Jepsen's own checker, a failed cas constrains nothing: it never wrote.
+    let h = [put(0, "x", "1", 0, 10), cas_failed(1, "x", Some("1"), "2", 20, 30), get(2, "x", Some("1"), 40, 50)];
+    assert!(lin(&h));
+    let h = [put(0, "x", "1", 0, 10), cas_failed(1, "x", Some("1"), "2", 20, 30), get(2, "x", Some("2"), 40, 50)];
+    assert!(!lin(&h));
+}
+
+#[test]
+fn unknown_cas() {
+    // Takes effect late ...
+    let h = [
+        put(0, "x", "1", 0, 10),
+        cas_unknown(1, "x", Some("1"), "2", 20),
+        get(2, "x", Some("1"), 40, 50),
+        get(2, "x", Some("2"), 60, 70),
+    ];
+    assert!(lin(&h));
+    // ... or never ...
+    assert!(lin(&[put(0, "x", "1", 0, 10), cas_unknown(1, "x", Some("1"), "2", 20), get(2, "x", Some("1"), 40, 50)]));
+    // ... but only while the register holds its expected value ...
+    let h = [
+        put(0, "x", "1", 0, 10),
+        cas_unknown(1, "x", Some("1"), "2", 20),
+        put(0, "x", "3", 30, 40),
+        get(2, "x", Some("2"), 50, 60),
+    ];
+    assert!(!lin(&h));
+    assert_eq!(witness_of(&h, "x"), vec![1, 2, 3]);
+    // ... and it cannot be undone once seen.
+    let h = [
+        put(0, "x", "1", 0, 10),
+        cas_unknown(1, "x", Some("1"), "2", 20),
+        get(2, "x", Some("2"), 40, 50),
+        get(2, "x", Some("1"), 60, 70),
+    ];
+    assert!(!lin(&h));
+}
+
+#[test]
+fn cas_entries_in_json() {
+    let h = [put(0, "x", "1", 0, 10), cas_ok(1, "x", Some("1"), "2", 20, 30), cas_unknown(1, "x", None, "3", 40)];
+    let json = serde_json::to_string(&h).unwrap_or_default();
+    assert!(json.contains(r#""op":"cas","key":"x","value":"2","expected":"1","invoke_us":20"#), "{json}");
+    assert!(json.contains(r#""op":"put","key":"x","value":"1","invoke_us":0"#), "{json}");
+    let back: Vec<HistoryEntry> = serde_json::from_str(&json).unwrap_or_default();
+    assert_eq!(back, h);
+}
+
+#[test]
 fn keys_are_independent() {
     // One register would forbid this (y read absent after x was written), two do not.
     assert!(lin(&[put(0, "x", "1", 0, 10), get(1, "y", None, 20, 30), get(1, "x", Some("1"), 40, 50)]));
@@ -170,7 +290,11 @@ fn malformed_entries_give_an_error() {
     unknown_returned.return_us = Some(20);
     let mut no_value = put(0, "x", "1", 10, 20);
     no_value.value = None;
-    for bad in [backwards, no_return, unknown_returned, no_value] {
+    let mut cas_no_value = cas_ok(0, "x", Some("0"), "1", 10, 20);
+    cas_no_value.value = None;
+    let mut put_expecting = put(0, "x", "1", 10, 20);
+    put_expecting.expected = Some("0".to_string());
+    for bad in [backwards, no_return, unknown_returned, no_value, cas_no_value, put_expecting] {
         let h = [put(0, "x", "0", 0, 1), bad];
         let v = check(&h, &CheckOptions::default());
         let error = v.error.unwrap_or_default();
@@ -214,13 +338,15 @@ impl Rng {
 }
 
 /// Is there an order of the operations that respects real time and the register semantics, for
-/// some choice of which unknown puts happened? Tries every such permutation of all keys at once.
+/// some choice of which unknown puts and cas happened? Tries every such permutation of all keys
+/// at once. Failed operations never happened; an unknown cas, if it happened, wrote only if it
+/// found its expected value.
 fn brute_force(h: &[HistoryEntry]) -> bool {
     let ops: Vec<&HistoryEntry> = h
         .iter()
         .filter(|e| match e.op {
-            OpKind::Put => e.outcome != Outcome::Fail,
-            OpKind::Get => e.outcome == Outcome::Ok,
+            HistoryOp::Put | HistoryOp::Cas => e.outcome != Outcome::Fail,
+            HistoryOp::Get => e.outcome == Outcome::Ok,
         })
         .collect();
     let unknown: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].return_us.is_none()).collect();
@@ -242,20 +368,27 @@ fn orders<'a>(ops: &[&'a HistoryEntry], placed: &mut [bool], reg: &mut HashMap<&
         if placed[i] || (0..ops.len()).any(|j| !placed[j] && precedes(j)) {
             continue;
         }
-        let key = ops[i].key.as_str();
+        let (key, op) = (ops[i].key.as_str(), ops[i]);
         let old = reg.get(key).copied();
+        let now = old.unwrap_or(&None);
+        // Whether the operation can apply now, and what it writes.
+        let (valid, write) = match (op.op, op.outcome) {
+            (HistoryOp::Put, _) => (true, Some(&op.value)),
+            (HistoryOp::Get, _) => (*now == op.value, None),
+            (HistoryOp::Cas, Outcome::Unknown) => (true, (*now == op.expected).then_some(&op.value)),
+            (HistoryOp::Cas, _) => (*now == op.expected, Some(&op.value)),
+        };
+        if !valid {
+            continue;
+        }
         placed[i] = true;
-        let ok = match ops[i].op {
-            OpKind::Put => {
-                reg.insert(key, &ops[i].value);
-                let ok = orders(ops, placed, reg);
-                match old {
-                    Some(v) => reg.insert(key, v),
-                    None => reg.remove(key),
-                };
-                ok
-            }
-            OpKind::Get => old.unwrap_or(&None) == &ops[i].value && orders(ops, placed, reg),
+        if let Some(v) = write {
+            reg.insert(key, v);
+        }
+        let ok = orders(ops, placed, reg);
+        match old {
+            Some(v) => reg.insert(key, v),
+            None => reg.remove(key),
         };
         placed[i] = false;
         if ok {
@@ -265,7 +398,8 @@ fn orders<'a>(ops: &[&'a HistoryEntry], placed: &mut [bool], reg: &mut HashMap<&
     false
 }
 
-fn random_small_history(rng: &mut Rng) -> Vec<HistoryEntry> {
+/// Up to 7 operations on two keys; with `cas`, half the writes are compare-and-set.
+fn random_small_history(rng: &mut Rng, cas: bool) -> Vec<HistoryEntry> {
     let n = 1 + rng.below(7);
     (0..n)
         .map(|_| {
@@ -276,6 +410,14 @@ fn random_small_history(rng: &mut Rng) -> Vec<HistoryEntry> {
             let roll = rng.below(10);
             if rng.below(2) == 0 {
                 let v = ["a", "b", "c"][rng.below(3) as usize];
+                if cas && rng.below(2) == 0 {
+                    let from = [None, Some("a"), Some("b")][rng.below(3) as usize];
+                    return match roll {
+                        0 | 1 => cas_unknown(c, key, from, v, inv),
+                        2 => cas_failed(c, key, from, v, inv, ret),
+                        _ => cas_ok(c, key, from, v, inv, ret),
+                    };
+                }
                 match roll {
                     0 | 1 => put_unknown(c, key, v, inv),
                     2 => put_failed(c, key, v, inv, ret),
@@ -295,12 +437,13 @@ fn random_small_history(rng: &mut Rng) -> Vec<HistoryEntry> {
         .collect()
 }
 
-#[test]
-fn agrees_with_brute_force_on_random_histories() {
-    let mut rng = Rng(7);
+/// Checks `rounds` random histories against brute force; returns how many were linearizable and
+/// how many not.
+fn cross_check(seed: u64, rounds: usize, cas: bool) -> (usize, usize) {
+    let mut rng = Rng(seed);
     let (mut yes, mut no) = (0, 0);
-    for round in 0..20_000 {
-        let h = random_small_history(&mut rng);
+    for round in 0..rounds {
+        let h = random_small_history(&mut rng, cas);
         let expected = brute_force(&h);
         let v = check(&h, &CheckOptions::default());
         assert_eq!(v.linearizable, Some(expected), "round {round}: {h:#?}\n{v:#?}");
@@ -311,7 +454,20 @@ fn agrees_with_brute_force_on_random_histories() {
         }
         if expected { yes += 1 } else { no += 1 }
     }
+    (yes, no)
+}
+
+#[test]
+fn agrees_with_brute_force_on_random_histories() {
+    let (yes, no) = cross_check(7, 20_000, false);
     println!("random histories: {yes} linearizable, {no} not");
+    assert!(yes > 4_000 && no > 4_000, "{yes} / {no}: the generator lost its balance");
+}
+
+#[test]
+fn agrees_with_brute_force_on_random_histories_with_cas() {
+    let (yes, no) = cross_check(11, 20_000, true);
+    println!("random histories with cas: {yes} linearizable, {no} not");
     assert!(yes > 4_000 && no > 4_000, "{yes} / {no}: the generator lost its balance");
 }
 
@@ -362,8 +518,9 @@ fn register_history(rng: &mut Rng, n: usize, clients: usize, keys: usize) -> Vec
     for (_, i) in points {
         let e = &mut h[i];
         match e.op {
-            OpKind::Put => _ = reg.insert(e.key.clone(), e.value.clone()),
-            OpKind::Get => e.value = reg.get(&e.key).cloned().flatten(),
+            HistoryOp::Put => _ = reg.insert(e.key.clone(), e.value.clone()),
+            HistoryOp::Get => e.value = reg.get(&e.key).cloned().flatten(),
+            HistoryOp::Cas => unreachable!("no cas here"),
         }
     }
     h
@@ -381,7 +538,7 @@ fn ten_thousand_operations() {
 
     // Make one late read return a value its key never held: only that key fails, and the
     // witness names the read and stays small.
-    let bad = (h.len() / 2..h.len()).find(|&i| h[i].op == OpKind::Get && h[i].outcome == Outcome::Ok);
+    let bad = (h.len() / 2..h.len()).find(|&i| h[i].op == HistoryOp::Get && h[i].outcome == Outcome::Ok);
     let bad = bad.unwrap_or_default();
     h[bad].value = Some("never".to_string());
     let start = Instant::now();

@@ -12,6 +12,38 @@ pub enum OpKind {
     Get,
 }
 
+/// What a history entry did: a request kind, or `cas`, which the simulated clients do not issue
+/// but histories imported from elsewhere (Jepsen's, say) carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryOp {
+    Put,
+    Get,
+    /// Compare-and-set: if the register holds `expected`, write `value`.
+    Cas,
+}
+
+impl From<OpKind> for HistoryOp {
+    fn from(op: OpKind) -> Self {
+        match op {
+            OpKind::Put => HistoryOp::Put,
+            OpKind::Get => HistoryOp::Get,
+        }
+    }
+}
+
+impl PartialEq<OpKind> for HistoryOp {
+    fn eq(&self, other: &OpKind) -> bool {
+        *self == HistoryOp::from(*other)
+    }
+}
+
+impl PartialEq<HistoryOp> for OpKind {
+    fn eq(&self, other: &HistoryOp) -> bool {
+        HistoryOp::from(*self) == *other
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -26,10 +58,14 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub client: ClientId,
-    pub op: OpKind,
+    pub op: HistoryOp,
     pub key: String,
-    /// For `put` the value written; for `get` the value read (`null` if absent or not read).
+    /// For `put` and `cas` the value written; for `get` the value read (`null` if absent or not
+    /// read).
     pub value: Option<String>,
+    /// For `cas` only: the value compared with (`null` or left out: the key is absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
     pub invoke_us: u64,
     pub return_us: Option<u64>,
     pub outcome: Outcome,
@@ -50,9 +86,10 @@ impl History {
         let index = self.entries.len();
         self.entries.push(HistoryEntry {
             client,
-            op,
+            op: op.into(),
             key: key.to_string(),
             value,
+            expected: None,
             invoke_us,
             return_us: None,
             outcome: Outcome::Unknown,
@@ -69,7 +106,7 @@ impl History {
         if outcome != Outcome::Unknown {
             e.return_us = Some(return_us);
         }
-        if e.op == OpKind::Get {
+        if e.op == HistoryOp::Get {
             e.value = if outcome == Outcome::Ok { read } else { None };
         }
     }
