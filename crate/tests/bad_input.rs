@@ -159,11 +159,25 @@ fn the_cli_runs_and_prints_the_summary() {
     let (code, out, err) = caplab(&["run", "raft-election", "--json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON object");
-    for field in
-        ["scenario", "seed", "end_ms", "events", "messages", "operations", "invariants", "expect", "trace_hash"]
-    {
+    for field in [
+        "scenario",
+        "seed",
+        "end_ms",
+        "events",
+        "messages",
+        "operations",
+        "invariants",
+        "stale_reads",
+        "availability",
+        "latency_ms",
+        "expect",
+        "trace_hash",
+    ] {
         assert!(v.get(field).is_some(), "summary has {field}");
     }
+    assert!(v["stale_reads"].is_u64());
+    assert!(v["availability"].is_f64() || v["availability"].is_null());
+    assert!(v["latency_ms"].is_null() || ["p50", "p90", "p99", "max"].iter().all(|p| v["latency_ms"][p].is_f64()));
     for field in ["sent", "delivered", "dropped"] {
         assert!(v["messages"][field].is_u64(), "messages.{field}");
     }

@@ -1,7 +1,7 @@
 //! The `caplab` command: list, run and check scenarios, fuzz protocols under random faults, and
 //! benchmark the simulator. Errors go to stderr with exit code 1.
 
-use caplab::check::fuzz;
+use caplab::check::{fuzz, linearizability};
 use caplab::protocols;
 use caplab::scenario::run::{RunOptions, run};
 use caplab::scenario::{Scenario, library};
@@ -172,6 +172,13 @@ fn run_one(
     }
     let lin = s.linearizable.map_or("n/a".to_string(), |l| if l { "yes".into() } else { "NO".into() });
     println!("linearizable {lin}");
+    println!("stale reads  {}", s.stale_reads);
+    let avail = s.availability.map_or("n/a".to_string(), |a| format!("{:.2}%", a * 100.0));
+    println!("availability {avail}");
+    let lat = s.latency_ms.map_or("n/a".to_string(), |l| {
+        format!("p50 {} ms, p90 {} ms, p99 {} ms, max {} ms", l.p50, l.p90, l.p99, l.max)
+    });
+    println!("latency      {lat}");
     for e in &s.expect {
         println!("expect       {} {} — {}", if e.ok { "ok  " } else { "FAIL" }, e.expect, e.detail);
     }
@@ -282,5 +289,48 @@ fn bench(seconds: u64) -> Result<(), String> {
             );
         }
     }
+    println!();
+    println!(
+        "{:<28} {:>10} {:>8} {:>14} {:>12}",
+        "linearizability checker", "operations", "keys", "linearizable", "time (ms)"
+    );
+    for target in [1_000, 10_000] {
+        let history = raft_history(target)?;
+        let began = Instant::now();
+        let verdict = linearizability::check(&history, &linearizability::CheckOptions::default());
+        let ms = began.elapsed().as_secs_f64() * 1000.0;
+        let verdict =
+            verdict.linearizable.map_or("gave up".to_string(), |l| if l { "yes".into() } else { "NO".into() });
+        println!(
+            "{:<28} {:>10} {:>8} {:>14} {:>12.1}",
+            "raft, 5 clients",
+            history.len(),
+            CHECKER_BENCH_KEYS,
+            verdict,
+            ms
+        );
+    }
     Ok(())
+}
+
+/// Keys of the histories the checker is timed on.
+const CHECKER_BENCH_KEYS: u32 = 10;
+
+/// A real history for timing the checker: the `raft` benchmark scenario (a healthy cluster
+/// of 5 nodes) with 5 clients on 10 keys, run until it has recorded at least `ops` operations
+/// (those still in flight then are `unknown`, as in any history taken mid-run).
+fn raft_history(ops: usize) -> Result<Vec<caplab::workload::history::HistoryEntry>, String> {
+    let mut s = caplab::scenario::benchmark("raft", 5, 5, 3600).map_err(|e| e.to_string())?;
+    s.workload.keys = CHECKER_BENCH_KEYS;
+    let mut sim = protocols::build(&s, None).map_err(|e| e.to_string())?;
+    sim.set_check_invariants(false);
+    let mut now = Time::from_ms(0);
+    while sim.history().entries().len() < ops {
+        if now >= Time::from_ms(s.duration_ms) {
+            return Err(format!("the benchmark scenario recorded fewer than {ops} operations"));
+        }
+        now = Time(now.0 + 1_000);
+        sim.run_until(now);
+    }
+    Ok(sim.history().entries().to_vec())
 }

@@ -2,6 +2,7 @@
 //! leader among these nodes by 2 s", "the history is linearizable", "no invariant violated".
 
 use super::Scenario;
+use crate::check::metrics;
 use crate::sim::dynamic::Simulation;
 use crate::sim::ids::{ClientId, NodeId};
 use crate::workload::history::{OpKind, Outcome};
@@ -64,6 +65,23 @@ pub enum Expectation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<usize>,
     },
+    /// The number of stale reads of the whole history (see `check::metrics`) is within `min`
+    /// and `max` (at least one of them given).
+    StaleReads {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<usize>,
+    },
+    /// The share of finished or given-up operations that succeeded (`unknown` counts as a
+    /// failure) is within `min` and `max` (at least one given, each from 0 to 1). Fails when no
+    /// operation finished.
+    Availability {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
 }
 
 /// How one expectation fared.
@@ -101,6 +119,25 @@ impl Expectation {
             }
             Expectation::Ops { min: Some(lo), max: Some(hi), .. } if lo > hi => {
                 Err(format!("min {lo} is above max {hi}"))
+            }
+            Expectation::StaleReads { min: None, max: None } | Expectation::Availability { min: None, max: None } => {
+                Err("give min, max or both".into())
+            }
+            Expectation::StaleReads { min: Some(lo), max: Some(hi) } if lo > hi => {
+                Err(format!("min {lo} is above max {hi}"))
+            }
+            Expectation::Availability { min, max } => {
+                for (name, b) in [("min", min), ("max", max)] {
+                    if let Some(b) = b
+                        && !(0.0..=1.0).contains(b)
+                    {
+                        return Err(format!("{name} {b} is not a share from 0 to 1"));
+                    }
+                }
+                match (min, max) {
+                    (Some(lo), Some(hi)) if lo > hi => Err(format!("min {lo} is above max {hi}")),
+                    _ => Ok(()),
+                }
             }
             _ => Ok(()),
         }
@@ -195,6 +232,37 @@ impl Expectation {
                     .count();
                 let lo = min.unwrap_or(if max.is_some() { 0 } else { 1 });
                 (n >= lo && max.is_none_or(|hi| n <= hi), format!("{n} matching operations"))
+            }
+            Expectation::StaleReads { min, max } => {
+                let stale = metrics::stale_reads(sim.history().entries());
+                let n = stale.len();
+                let ok = min.is_none_or(|lo| n >= lo) && max.is_none_or(|hi| n <= hi);
+                let detail = match stale.first() {
+                    None => "0 stale reads".to_string(),
+                    Some(s) => format!(
+                        "{n} stale read{}; first: {} read {} = {} at {} ms, {}",
+                        if n == 1 { "" } else { "s" },
+                        s.client,
+                        s.key,
+                        s.read.as_deref().unwrap_or("null"),
+                        s.invoke_us as f64 / 1000.0,
+                        match &s.newer {
+                            Some(v) => format!("after the write of {v} had completed"),
+                            None => "a value no write wrote".into(),
+                        }
+                    ),
+                };
+                (ok, detail)
+            }
+            Expectation::Availability { min, max } => {
+                let a = metrics::of_history(sim.history()).availability;
+                match a.availability {
+                    None => (false, "no operation finished".into()),
+                    Some(share) => (
+                        min.is_none_or(|lo| share >= lo) && max.is_none_or(|hi| share <= hi),
+                        format!("availability {share:.4}: {} ok, {} fail, {} unknown", a.ok, a.fail, a.unknown),
+                    ),
+                }
             }
         };
         ExpectResult { expect: self.describe(), ok, detail }

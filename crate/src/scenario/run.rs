@@ -3,7 +3,7 @@
 
 use super::Scenario;
 use super::expect::ExpectResult;
-use crate::check::linearizability;
+use crate::check::{linearizability, metrics};
 use crate::protocols;
 use crate::sim::dynamic::Simulation;
 use crate::sim::time::Time;
@@ -50,6 +50,14 @@ pub struct Summary {
     pub invariants: serde_json::Value,
     /// `null` when there are no operations or the checker gave up.
     pub linearizable: Option<bool>,
+    /// Reads that returned a value older than one whose write had completed before the read
+    /// began (see `check::metrics`).
+    pub stale_reads: usize,
+    /// Share of finished or given-up operations that succeeded (`unknown` counts as a failure,
+    /// operations still in flight do not count); `null` when there is none.
+    pub availability: Option<f64>,
+    /// Nearest-rank percentiles of the latency of successful operations; `null` when none.
+    pub latency_ms: Option<metrics::Latency>,
     pub expect: Vec<ExpectResult>,
     pub trace_hash: String,
 }
@@ -128,6 +136,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
     }
     let stats = sim.stats().clone();
     let h = sim.history();
+    let m = metrics::of_history(h);
     let violations = sim.violations();
     let invariants = if violations.is_empty() {
         serde_json::Value::String("ok".into())
@@ -154,6 +163,9 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
         },
         invariants,
         linearizable,
+        stale_reads: m.stale_reads.len(),
+        availability: m.availability.availability,
+        latency_ms: m.latency_ms,
         expect: results.into_iter().flatten().collect(),
         trace_hash: sim.trace_hash(),
     };

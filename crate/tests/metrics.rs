@@ -1,0 +1,244 @@
+//! Client-side metrics (crate/src/check/metrics.rs) on small hand-made histories, the summary
+//! fields and expectations built on them, and the Raft scenarios read nothing stale.
+
+mod common;
+
+use caplab::check::metrics::{self, Latency, MetricsOptions};
+use caplab::scenario::run::{RunOptions, run};
+use caplab::scenario::{Scenario, library};
+use caplab::sim::ids::ClientId;
+use caplab::workload::history::{HistoryEntry, HistoryOp, Outcome};
+
+/// `(client, op, key, value, invoke_ms, return_ms, outcome)`; a `None` return means unknown.
+fn e(client: u16, op: &str, key: &str, value: Option<&str>, invoke_ms: u64, return_ms: Option<u64>) -> HistoryEntry {
+    let outcome = if return_ms.is_some() { Outcome::Ok } else { Outcome::Unknown };
+    HistoryEntry {
+        client: ClientId(client),
+        op: match op {
+            "put" => HistoryOp::Put,
+            "get" => HistoryOp::Get,
+            _ => HistoryOp::Cas,
+        },
+        key: key.into(),
+        value: value.map(String::from),
+        expected: None,
+        invoke_us: invoke_ms * 1000,
+        return_us: return_ms.map(|r| r * 1000),
+        outcome,
+    }
+}
+
+fn with(mut entry: HistoryEntry, outcome: Outcome) -> HistoryEntry {
+    entry.outcome = outcome;
+    if outcome == Outcome::Unknown {
+        entry.return_us = None;
+    }
+    entry
+}
+
+#[test]
+fn a_read_of_an_overwritten_value_is_stale_and_a_fresh_one_is_not() {
+    let h = vec![
+        e(0, "put", "x", Some("1"), 0, Some(10)),
+        e(0, "put", "x", Some("2"), 20, Some(30)),
+        // Stale: 2 had been written before this read began, and 1 is older than 2.
+        e(1, "get", "x", Some("1"), 40, Some(50)),
+        // Fresh.
+        e(1, "get", "x", Some("2"), 60, Some(70)),
+        // Another key is judged alone.
+        e(2, "get", "y", None, 60, Some(70)),
+    ];
+    let stale = metrics::stale_reads(&h);
+    assert_eq!(stale.len(), 1, "{stale:?}");
+    let s = &stale[0];
+    assert_eq!((s.index, s.client, s.key.as_str(), s.invoke_us), (2, ClientId(1), "x", 40_000));
+    assert_eq!((s.read.as_deref(), s.newer.as_deref()), (Some("1"), Some("2")));
+    let json = serde_json::to_value(s).unwrap();
+    assert_eq!(json["client"], "c2");
+    assert_eq!(json["newer"], "2");
+}
+
+#[test]
+fn reads_concurrent_with_a_write_are_not_stale() {
+    let h = vec![
+        e(0, "put", "x", Some("1"), 0, Some(10)),
+        e(0, "put", "x", Some("2"), 20, Some(60)),
+        // Overlaps the write of 2: may read 1 or 2.
+        e(1, "get", "x", Some("1"), 30, Some(40)),
+        e(2, "get", "x", Some("2"), 30, Some(40)),
+        // Begins exactly when the write of 2 returns: equal times are concurrent.
+        e(1, "get", "x", Some("1"), 60, Some(70)),
+        // Two writes concurrent with each other: after both, either may be the last.
+        e(0, "put", "y", Some("a"), 0, Some(50)),
+        e(1, "put", "y", Some("b"), 10, Some(20)),
+        e(2, "get", "y", Some("a"), 100, Some(110)),
+        e(2, "get", "y", Some("b"), 120, Some(130)),
+        // A read "from the future" (its value's write began after it returned) is not
+        // linearizable, but it is not stale: the checker judges it, not this count.
+        e(0, "put", "z", Some("p"), 0, Some(10)),
+        e(1, "get", "z", Some("q"), 20, Some(30)),
+        e(0, "put", "z", Some("q"), 40, Some(50)),
+    ];
+    assert_eq!(metrics::stale_reads(&h), vec![]);
+}
+
+#[test]
+fn absent_unwritten_and_unknown_values() {
+    let h = vec![
+        e(0, "put", "x", Some("1"), 0, Some(10)),
+        // Absent after a write completed: stale.
+        e(1, "get", "x", None, 20, Some(30)),
+        // A value nothing wrote: counted.
+        e(1, "get", "x", Some("9"), 40, Some(50)),
+        // A failed put wrote nothing: reading its value counts as well.
+        with(e(0, "put", "x", Some("3"), 60, Some(70)), Outcome::Fail),
+        e(1, "get", "x", Some("3"), 80, Some(90)),
+        // An unknown put may take effect at any time after its invocation: never stale.
+        e(0, "put", "x", Some("4"), 100, None),
+        e(0, "put", "x", Some("5"), 200, Some(210)),
+        e(1, "get", "x", Some("4"), 300, Some(310)),
+        // Absent before any write completed, and a failed read: neither counts.
+        e(2, "get", "z", None, 0, Some(5)),
+        with(e(2, "get", "x", None, 400, Some(410)), Outcome::Fail),
+        // A value nobody wrote, with nothing completed on the key.
+        e(2, "get", "w", Some("7"), 0, Some(5)),
+    ];
+    let stale = metrics::stale_reads(&h);
+    let got: Vec<(usize, Option<&str>, Option<&str>)> =
+        stale.iter().map(|s| (s.index, s.read.as_deref(), s.newer.as_deref())).collect();
+    assert_eq!(
+        got,
+        vec![(1, None, Some("1")), (2, Some("9"), Some("1")), (4, Some("3"), Some("1")), (10, Some("7"), None)]
+    );
+}
+
+#[test]
+fn a_successful_cas_overwrites_and_its_value_can_be_read() {
+    let mut cas = e(0, "cas", "x", Some("2"), 20, Some(30));
+    cas.expected = Some("1".into());
+    let h = vec![
+        e(0, "put", "x", Some("1"), 0, Some(10)),
+        cas,
+        e(1, "get", "x", Some("2"), 40, Some(50)),
+        e(1, "get", "x", Some("1"), 60, Some(70)),
+    ];
+    let stale = metrics::stale_reads(&h);
+    assert_eq!(stale.iter().map(|s| s.index).collect::<Vec<_>>(), vec![3]);
+    assert_eq!(stale[0].newer.as_deref(), Some("2"));
+}
+
+#[test]
+fn availability_counts_unknown_as_a_failure_and_in_flight_not_at_all() {
+    let h = vec![
+        e(0, "put", "x", Some("1"), 0, Some(10)),
+        e(0, "get", "x", Some("1"), 20, Some(30)),
+        e(0, "put", "x", Some("2"), 40, None),
+        with(e(1, "put", "x", Some("3"), 50, Some(60)), Outcome::Fail),
+        e(1, "get", "x", None, 150, Some(170)),
+        // Still in flight when the history was taken.
+        e(1, "put", "x", Some("4"), 350, None),
+    ];
+    let m = metrics::measure_with(&h, &MetricsOptions { in_flight: vec![5], ..Default::default() });
+    assert_eq!((m.availability.ok, m.availability.fail, m.availability.unknown), (3, 1, 1));
+    assert_eq!(m.availability.availability, Some(0.6));
+    assert_eq!(m.per_client["c1"].availability, Some(2.0 / 3.0));
+    assert_eq!(m.per_client["c2"].availability, Some(0.5));
+    // 100 ms buckets by invocation: [0, 100) has 4, [100, 200) has 1, nothing after.
+    assert_eq!(m.bucket_ms, 100.0);
+    let buckets: Vec<(f64, usize, Option<f64>)> = m
+        .over_time
+        .iter()
+        .map(|b| (b.start_ms, b.counts.ok + b.counts.fail + b.counts.unknown, b.counts.availability))
+        .collect();
+    assert_eq!(buckets, vec![(0.0, 4, Some(0.5)), (100.0, 1, Some(1.0))]);
+    // Without the in-flight list it is one more unknown, and the gap is an empty bucket.
+    let all = metrics::measure(&h);
+    assert_eq!(all.availability.unknown, 2);
+    assert_eq!(all.over_time.len(), 4);
+    assert_eq!(all.over_time[2].counts.availability, None);
+    let json = serde_json::to_value(&all.over_time[0]).unwrap();
+    assert_eq!(json["start_ms"], 0.0);
+    assert_eq!(json["ok"], 2);
+    // No operation: no availability, no latency.
+    let none = metrics::measure(&[]);
+    assert_eq!(none.availability.availability, None);
+    assert_eq!(none.latency_ms, None);
+    assert!(none.over_time.is_empty());
+}
+
+#[test]
+fn latency_percentiles_are_nearest_rank_of_successful_operations() {
+    // Latencies 1..=100 ms: nearest rank gives exactly p ms.
+    let mut h: Vec<HistoryEntry> =
+        (1..=100).map(|ms| e(0, "get", "x", None, 1000 * ms, Some(1000 * ms + ms))).collect();
+    // Failed and unknown operations do not count.
+    h.push(with(e(1, "get", "x", None, 0, Some(5000)), Outcome::Fail));
+    h.push(e(1, "get", "x", None, 0, None));
+    let l = metrics::measure(&h).latency_ms.expect("latencies");
+    assert_eq!(l, Latency { p50: 50.0, p90: 90.0, p99: 99.0, max: 100.0 });
+    // Few values: the rank rounds up, and one value is every percentile.
+    assert_eq!(metrics::latency(vec![1000, 2000, 3000]), Some(Latency { p50: 2.0, p90: 3.0, p99: 3.0, max: 3.0 }));
+    assert_eq!(metrics::latency(vec![1500]), Some(Latency { p50: 1.5, p90: 1.5, p99: 1.5, max: 1.5 }));
+    assert_eq!(metrics::latency(vec![4000, 1000, 3000, 2000]).map(|l| l.p50), Some(2.0));
+    assert_eq!(metrics::latency(vec![]), None);
+}
+
+#[test]
+fn the_raft_scenarios_read_nothing_stale() {
+    let mut seen = 0;
+    for s in library::all().into_iter().flatten().filter(|s| s.protocol == "raft") {
+        let r = run(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", s.name));
+        let stale = metrics::stale_reads(r.sim.history().entries());
+        assert!(stale.is_empty(), "{}: {stale:?}", s.name);
+        assert_eq!(r.summary.stale_reads, 0, "{}", s.name);
+        if r.summary.operations.ok > 0 {
+            assert!(r.summary.latency_ms.is_some(), "{}", s.name);
+            assert!(r.summary.availability.is_some_and(|a| a > 0.0 && a <= 1.0), "{}", s.name);
+        }
+        seen += 1;
+    }
+    assert!(seen >= 7, "only {seen} Raft scenarios");
+}
+
+fn with_expect(expect: serde_json::Value) -> Result<Scenario, String> {
+    let mut v: serde_json::Value = serde_json::from_str(&common::scenario("raft-leader-isolated").to_json()).unwrap();
+    v["expect"] = serde_json::json!([expect]);
+    Scenario::from_json(&v.to_string()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn stale_read_and_availability_expectations_are_validated() {
+    for (bad, why) in [
+        (serde_json::json!({"expect": "stale_reads"}), "give min, max or both"),
+        (serde_json::json!({"expect": "stale_reads", "min": 3, "max": 1}), "min 3 is above max 1"),
+        (serde_json::json!({"expect": "stale_reads", "max": -1}), "expect"),
+        (serde_json::json!({"expect": "availability"}), "give min, max or both"),
+        (serde_json::json!({"expect": "availability", "min": 1.5}), "min 1.5 is not a share from 0 to 1"),
+        (serde_json::json!({"expect": "availability", "max": -0.1}), "max -0.1 is not a share from 0 to 1"),
+        (serde_json::json!({"expect": "availability", "min": 0.9, "max": 0.5}), "min 0.9 is above max 0.5"),
+        (serde_json::json!({"expect": "availability", "min": 0.9, "extra": 1}), "unknown field"),
+    ] {
+        let err = with_expect(bad.clone()).expect_err(&bad.to_string());
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn stale_read_and_availability_expectations_are_judged() {
+    // raft-leader-isolated: 4 operations, 3 ok and 1 unknown, nothing stale.
+    let judge = |expect: serde_json::Value| {
+        let s = with_expect(expect.clone()).unwrap_or_else(|e| panic!("{expect}: {e}"));
+        let r = run(&s, &RunOptions::default()).unwrap();
+        let e = r.summary.expect[0].clone();
+        (e.ok, e.detail)
+    };
+    let (ok, detail) = judge(serde_json::json!({"expect": "stale_reads", "max": 0}));
+    assert!(ok, "{detail}");
+    assert_eq!(detail, "0 stale reads");
+    assert!(!judge(serde_json::json!({"expect": "stale_reads", "min": 1})).0);
+    let (ok, detail) = judge(serde_json::json!({"expect": "availability", "min": 0.7, "max": 0.8}));
+    assert!(ok, "{detail}");
+    assert_eq!(detail, "availability 0.7500: 3 ok, 0 fail, 1 unknown");
+    let (ok, _) = judge(serde_json::json!({"expect": "availability", "min": 0.9}));
+    assert!(!ok);
+}
