@@ -56,6 +56,7 @@ export default {
   'role.follower': 'follower',
   'role.crashed': 'crashed',
   'role.paused': 'paused',
+  'role.replica': 'replica',
   'node.term': 'term {term}',
 
   'link.up': '{a} — {b}: up both ways',

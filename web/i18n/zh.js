@@ -55,6 +55,7 @@ export default {
   'role.follower': '跟随者',
   'role.crashed': '已崩溃',
   'role.paused': '已暂停',
+  'role.replica': '副本',
   'node.term': '任期 {term}',
 
   'link.up': '{a} — {b}：双向连通',

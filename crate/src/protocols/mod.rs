@@ -2,6 +2,7 @@
 //! into a running simulation. This is the only place that lists the protocols: the engine, the
 //! CLI and the page learn about a new one from here.
 
+pub mod nwr;
 pub mod raft;
 
 use crate::scenario::{Scenario, ScenarioError};
@@ -22,12 +23,20 @@ pub struct ProtocolInfo {
     pub fuzz_params: fn(&mut SimRng) -> serde_json::Value,
 }
 
-pub static PROTOCOLS: &[ProtocolInfo] = &[ProtocolInfo {
-    name: "raft",
-    title: "Raft consensus",
-    settled: single_agreed_leader,
-    fuzz_params: raft::fuzz_params,
-}];
+pub static PROTOCOLS: &[ProtocolInfo] = &[
+    ProtocolInfo {
+        name: "raft",
+        title: "Raft consensus",
+        settled: single_agreed_leader,
+        fuzz_params: raft::fuzz_params,
+    },
+    ProtocolInfo {
+        name: "nwr",
+        title: "NWR quorum key-value store (Dynamo)",
+        settled: nwr::converged,
+        fuzz_params: nwr::fuzz_params,
+    },
+];
 
 pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
     PROTOCOLS.iter().find(|p| p.name == name).ok_or_else(|| unknown(name))
@@ -41,12 +50,19 @@ fn unknown(name: &str) -> ScenarioError {
 /// Builds the simulation a scenario describes, with its seed or the one given.
 pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, ScenarioError> {
     match s.protocol.as_str() {
-        "raft" => Ok(Box::new(build_sim::<raft::Raft>(s, seed)?)),
+        "raft" => Ok(Box::new(build_sim::<raft::Raft>(s, seed, |_, _| Ok(()))?)),
+        "nwr" => Ok(Box::new(build_sim::<nwr::Nwr>(s, seed, nwr::NwrParams::check_cluster)?)),
         other => Err(unknown(other)),
     }
 }
 
-fn build_sim<P: Protocol>(s: &Scenario, seed: Option<u64>) -> Result<Sim<P>, ScenarioError> {
+/// `cluster` checks the parameters against the cluster size, which `Protocol::validate` does
+/// not know.
+fn build_sim<P: Protocol>(
+    s: &Scenario,
+    seed: Option<u64>,
+    cluster: fn(&P::Params, u16) -> Result<(), String>,
+) -> Result<Sim<P>, ScenarioError> {
     let params: P::Params = if s.params.is_null() {
         P::Params::default()
     } else {
@@ -56,7 +72,9 @@ fn build_sim<P: Protocol>(s: &Scenario, seed: Option<u64>) -> Result<Sim<P>, Sce
             ScenarioError::Invalid { field, problem: e.into_inner().to_string() }
         })?
     };
-    P::validate(&params).map_err(|problem| ScenarioError::Invalid { field: "params".into(), problem })?;
+    P::validate(&params)
+        .and_then(|()| cluster(&params, s.nodes))
+        .map_err(|problem| ScenarioError::Invalid { field: "params".into(), problem })?;
     Ok(Sim::new(SimConfig {
         nodes: s.nodes,
         clients: s.clients,
