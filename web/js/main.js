@@ -28,6 +28,8 @@ import { installDrop, showOverlay, wireOverlay } from './dialogs.js';
 
 
 const ROLES = ['leader', 'candidate', 'follower', 'crashed', 'paused'];
+/** The page's dialogs: each opens and closes through showOverlay (Esc, a click outside, ×). */
+const OVERLAYS = ['#help', '#share', '#library', '#editor'];
 
 class App {
   constructor() {
@@ -78,12 +80,10 @@ class App {
     $('#lang-select').addEventListener('change', (e) => { this.langInUrl = true; setLang(e.target.value); });
     $('[data-action="theme"]').addEventListener('click', () => this.setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
     $('[data-action="help"]').addEventListener('click', () => this.toggleHelp());
-    $('[data-action="close-help"]').addEventListener('click', () => this.toggleHelp(false));
-    $('#help').addEventListener('click', (e) => { if (e.target.id === 'help') this.toggleHelp(false); });
     $('[data-action="dismiss-alert"]').addEventListener('click', () => this.error(''));
     for (const tab of $$('[data-tab]')) tab.addEventListener('click', () => this.showTab(tab.dataset.tab));
     $('#scenario-desc').addEventListener('click', (e) => e.currentTarget.classList.toggle('open'));
-    for (const id of ['#share', '#library', '#editor']) wireOverlay($(id));
+    for (const id of OVERLAYS) wireOverlay($(id));
     $('[data-action="library"]').addEventListener('click', () => this.openLibrary());
     $('[data-action="copy-link"]').addEventListener('click', () => this.share(true));
     $('[data-action="embed"]').addEventListener('click', () => this.share(false, true));
@@ -452,17 +452,15 @@ class App {
   }
 
   escape() {
-    const dialog = ['#share', '#library', '#editor'].map((id) => $(id)).find((el) => !el.hidden);
+    const dialog = OVERLAYS.map((id) => $(id)).find((el) => !el.hidden);
     if (this.menu.isOpen) this.menu.close();
     else if (dialog) showOverlay(dialog, false);
-    else if (!$('#help').hidden) this.toggleHelp(false);
     else if (this.partition.grouping) this.partition.stopGrouping();
   }
 
-  toggleHelp(show) {
+  toggleHelp() {
     const help = $('#help');
-    help.hidden = show === undefined ? !help.hidden : !show;
-    if (!help.hidden) help.querySelector('button')?.focus();
+    showOverlay(help, help.hidden);
   }
 }
 
