@@ -19,7 +19,32 @@ fn every_scenario_meets_its_expectations() {
         assert!(!s.expect.is_empty(), "{file} states what it expects");
         let r = run(&s, &RunOptions::default()).expect("runs");
         assert!(r.summary.passed(), "{file}: {:#?}", r.summary.failures());
+        // A comparison keeps its promises on both sides.
+        for (i, side) in s.compare.iter().enumerate() {
+            let one = s.side(i).expect("a side of a valid scenario builds");
+            assert_eq!(one.protocol, side.protocol);
+            assert!(one.compare.is_empty());
+            let r = run(&one, &RunOptions::default()).expect("runs");
+            assert!(r.summary.passed(), "{file}[{}]: {:#?}", side.name, r.summary.failures());
+        }
     }
+}
+
+#[test]
+fn a_comparison_names_two_distinct_sides_and_checks_their_expectations() {
+    let good = library::get("cap-split").expect("parses").to_json();
+    let err = |from: &str, to: &str| {
+        assert!(good.contains(from), "the fixture contains {from}");
+        caplab::scenario::Scenario::from_json(&good.replacen(from, to, 1)).expect_err("refused").to_string()
+    };
+    assert!(err("\"name\": \"ap\"", "\"name\": \"cp\"").contains("`cp` names two sides"));
+    assert!(err("\"name\": \"ap\"", "\"name\": \"A P\"").contains("compare[1].name"));
+    let e = err("\"max\": 0", "\"min\": 5, \"max\": 0");
+    assert!(e.contains("compare[0].expect[1]"), "{e}");
+    let s = library::get("cap-split").expect("parses");
+    assert_eq!(s.side_index("ap").unwrap(), 1);
+    assert_eq!(s.side_index("0").unwrap(), 0);
+    assert!(s.side_index("bp").unwrap_err().to_string().contains("the sides are cp, ap"));
 }
 
 #[test]

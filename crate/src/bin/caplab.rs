@@ -42,6 +42,11 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+        /// For a scenario that compares two systems: run only this side (its name, e.g. `ap`,
+        /// or 0 / 1). Without it, both sides run and print one summary each (with `--json`,
+        /// `{"sides": {"cp": {...}, "ap": {...}}}`).
+        #[arg(long)]
+        side: Option<String>,
     },
     /// Run scenarios and fail (exit 1) if an invariant or an expectation fails.
     Check {
@@ -81,8 +86,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::List => list(),
-        Command::Run { scenario, seed, until_ms, history, trace, json } => {
-            run_one(&scenario, seed, until_ms, history.as_deref(), trace.as_deref(), json)
+        Command::Run { scenario, seed, until_ms, history, trace, json, side } => {
+            let out = Output { history: history.as_deref(), trace: trace.as_deref(), json };
+            run_cmd(&scenario, seed, until_ms, side.as_deref(), &out)
         }
         Command::Check { scenarios } => check(&scenarios),
         Command::Fuzz { protocol, seeds, start, verbose, dump } => {
@@ -127,13 +133,18 @@ fn write(path: &str, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"))
 }
 
-fn run_one(
+struct Output<'a> {
+    history: Option<&'a str>,
+    trace: Option<&'a str>,
+    json: bool,
+}
+
+fn run_cmd(
     arg: &str,
     seed: Option<u64>,
     until_ms: Option<f64>,
-    history: Option<&str>,
-    trace: Option<&str>,
-    json: bool,
+    side: Option<&str>,
+    out: &Output,
 ) -> Result<(), String> {
     let scenario = load(arg)?;
     if let Some(t) = until_ms
@@ -141,21 +152,58 @@ fn run_one(
     {
         return Err(format!("--until-ms {t} is not a time from 0 to {} ms", caplab::scenario::MAX_DURATION_MS));
     }
-    let opts = RunOptions { seed, until_ms, record_trace: trace.is_some() };
-    let r = run(&scenario, &opts).map_err(|e| format!("{arg}: {e}"))?;
-    if let Some(path) = history {
+    let opts = RunOptions { seed, until_ms, record_trace: out.trace.is_some() };
+    if let Some(which) = side {
+        let i = scenario.side_index(which).map_err(|e| format!("{arg}: {e}"))?;
+        let one = scenario.side(i).map_err(|e| format!("{arg}: {e}"))?;
+        return run_one(arg, &one, &opts, out);
+    }
+    if scenario.compare.is_empty() {
+        return run_one(arg, &scenario, &opts, out);
+    }
+    if out.history.is_some() || out.trace.is_some() {
+        return Err(format!("{arg} compares two systems: choose one with --side to write its history or trace"));
+    }
+    let mut sides = serde_json::Map::new();
+    for (i, side) in scenario.compare.iter().enumerate() {
+        let one = scenario.side(i).map_err(|e| format!("{arg}: {e}"))?;
+        let r = run(&one, &opts).map_err(|e| format!("{arg} (side {}): {e}", side.name))?;
+        if out.json {
+            sides.insert(side.name.clone(), serde_json::to_value(&r.summary).map_err(|e| e.to_string())?);
+        } else {
+            if i > 0 {
+                println!();
+            }
+            println!("side         {}", side.name);
+            print_summary(&r.summary);
+        }
+    }
+    if out.json {
+        let all = serde_json::json!({ "scenario": scenario.name, "sides": sides });
+        println!("{}", serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?);
+    }
+    Ok(())
+}
+
+fn run_one(arg: &str, scenario: &Scenario, opts: &RunOptions, out: &Output) -> Result<(), String> {
+    let r = run(scenario, opts).map_err(|e| format!("{arg}: {e}"))?;
+    if let Some(path) = out.history {
         write(path, &r.sim.history().to_json())?;
     }
-    if let Some(path) = trace {
+    if let Some(path) = out.trace {
         let mut text = r.trace.join("\n");
         text.push('\n');
         write(path, &text)?;
     }
-    let s = &r.summary;
-    if json {
-        println!("{}", serde_json::to_string_pretty(s).map_err(|e| e.to_string())?);
-        return Ok(());
+    if out.json {
+        println!("{}", serde_json::to_string_pretty(&r.summary).map_err(|e| e.to_string())?);
+    } else {
+        print_summary(&r.summary);
     }
+    Ok(())
+}
+
+fn print_summary(s: &caplab::scenario::run::Summary) {
     println!("scenario     {} ({})", s.scenario, s.protocol);
     println!("seed         {}", s.seed);
     println!("end          {} ms, {} events", s.end_ms, s.events);
@@ -183,7 +231,6 @@ fn run_one(
         println!("expect       {} {} — {}", if e.ok { "ok  " } else { "FAIL" }, e.expect, e.detail);
     }
     println!("trace_hash   {}", s.trace_hash);
-    Ok(())
 }
 
 fn check(args: &[String]) -> Result<(), String> {
@@ -197,26 +244,46 @@ fn check(args: &[String]) -> Result<(), String> {
                 continue;
             }
         };
-        match run(&scenario, &RunOptions::default()) {
-            Ok(r) if r.summary.passed() => {
-                println!(
-                    "ok   {:<32} {} expectations, trace {}",
-                    scenario.name,
-                    r.summary.expect.len(),
-                    r.summary.trace_hash
-                );
-            }
-            Ok(r) => {
-                println!("FAIL {}", scenario.name);
-                for reason in r.summary.failures() {
-                    println!("     {reason}");
+        // A comparison passes when both of its sides do.
+        let runs: Vec<(String, Scenario)> = if scenario.compare.is_empty() {
+            vec![(scenario.name.clone(), scenario.clone())]
+        } else {
+            let sides = (0..scenario.compare.len())
+                .map(|i| scenario.side(i).map(|s| (format!("{}[{}]", scenario.name, scenario.compare[i].name), s)));
+            match sides.collect::<Result<Vec<_>, _>>() {
+                Ok(list) => list,
+                Err(e) => {
+                    println!("FAIL {arg}: {e}");
+                    failed.push(arg.clone());
+                    continue;
                 }
-                failed.push(arg.clone());
             }
-            Err(e) => {
-                println!("FAIL {arg}: {e}");
-                failed.push(arg.clone());
+        };
+        let mut ok = true;
+        for (label, one) in runs {
+            match run(&one, &RunOptions::default()) {
+                Ok(r) if r.summary.passed() => {
+                    println!(
+                        "ok   {label:<32} {} expectations, trace {}",
+                        r.summary.expect.len(),
+                        r.summary.trace_hash
+                    );
+                }
+                Ok(r) => {
+                    println!("FAIL {label}");
+                    for reason in r.summary.failures() {
+                        println!("     {reason}");
+                    }
+                    ok = false;
+                }
+                Err(e) => {
+                    println!("FAIL {label}: {e}");
+                    ok = false;
+                }
             }
+        }
+        if !ok {
+            failed.push(arg.clone());
         }
     }
     if failed.is_empty() {

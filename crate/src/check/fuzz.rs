@@ -137,6 +137,7 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
         },
         timeline,
         expect: Vec::new(),
+        compare: Vec::new(),
     }
 }
 

@@ -149,6 +149,28 @@ pub struct Scenario {
     pub timeline: Vec<TimelineEntry>,
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Two systems side by side under the same nodes, clients, seed, workload and timeline (the
+    /// CAP lab: a CP store on the left, an AP store on the right). Each side replaces the
+    /// scenario's `protocol` and `params` and adds its own expectations; the top-level protocol
+    /// is what a single view of the scenario shows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compare: Vec<Side>,
+}
+
+/// One side of a comparison: `{"name": "ap", "protocol": "nwr", "params": {...}, "expect": [...]}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Side {
+    /// A short name for the command line and the page (`cp`, `ap`).
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Text>,
+    pub protocol: String,
+    #[serde(default)]
+    pub params: serde_json::Value,
+    /// Judged on this side only, after the scenario's own expectations.
+    #[serde(default)]
+    pub expect: Vec<Expectation>,
 }
 
 impl Scenario {
@@ -241,7 +263,57 @@ impl Scenario {
         for (i, e) in self.expect.iter().enumerate() {
             e.validate(self).map_err(|p| invalid(format!("expect[{i}]"), p))?;
         }
+        self.validate_compare()
+    }
+
+    fn validate_compare(&self) -> Result<(), ScenarioError> {
+        if self.compare.is_empty() {
+            return Ok(());
+        }
+        if self.compare.len() != 2 {
+            return Err(invalid("compare", format!("compares exactly two sides, not {}", self.compare.len())));
+        }
+        for (i, side) in self.compare.iter().enumerate() {
+            let field = format!("compare[{i}]");
+            if side.name.is_empty() || !side.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+                return Err(invalid(format!("{field}.name"), "must be non-empty lowercase letters and digits"));
+            }
+            if self.compare[..i].iter().any(|s| s.name == side.name) {
+                return Err(invalid(format!("{field}.name"), format!("`{}` names two sides", side.name)));
+            }
+            let whole = self.side(i)?;
+            for (j, e) in side.expect.iter().enumerate() {
+                e.validate(&whole).map_err(|p| invalid(format!("{field}.expect[{j}]"), p))?;
+            }
+        }
         Ok(())
+    }
+
+    /// The index of a side given by name or by number (0, 1).
+    pub fn side_index(&self, which: &str) -> Result<usize, ScenarioError> {
+        let names: Vec<&str> = self.compare.iter().map(|s| s.name.as_str()).collect();
+        if names.is_empty() {
+            return Err(invalid("compare", format!("scenario `{}` has no sides to choose from", self.name)));
+        }
+        names
+            .iter()
+            .position(|n| *n == which)
+            .or_else(|| which.parse::<usize>().ok().filter(|i| *i < names.len()))
+            .ok_or_else(|| invalid("side", format!("no side is named `{which}`; the sides are {}", names.join(", "))))
+    }
+
+    /// The scenario as one side runs it: that side's protocol, params and expectations added to
+    /// the shared ones, and no `compare`.
+    pub fn side(&self, index: usize) -> Result<Scenario, ScenarioError> {
+        let side = self.compare.get(index).ok_or_else(|| {
+            invalid("compare", format!("there is no side {index} (the scenario has {})", self.compare.len()))
+        })?;
+        let mut s = self.clone();
+        s.protocol = side.protocol.clone();
+        s.params = side.params.clone();
+        s.expect.extend(side.expect.iter().cloned());
+        s.compare = Vec::new();
+        Ok(s)
     }
 
     pub fn timeline_actions(&self) -> Vec<TimedAction> {
