@@ -13,9 +13,11 @@ mod common;
 use caplab::check::fuzz::{FuzzPlan, reproduce_command, scenario as fuzz_scenario};
 use caplab::check::{linearizability, metrics};
 use caplab::protocols;
-use caplab::scenario::Scenario;
 use caplab::scenario::run::{RunOptions, run};
+use caplab::scenario::{Scenario, TimelineEntry};
+use caplab::sim::action::{Action, Target};
 use caplab::sim::dynamic::Simulation;
+use caplab::sim::ids::NodeId;
 use caplab::sim::time::Time;
 use caplab::workload::history::{OpKind, Outcome};
 
@@ -173,4 +175,199 @@ fn no_violations(sim: &dyn Simulation) -> Result<(), String> {
         Some(v) => Err(format!("{} violated at {} ms: {}", v.invariant, v.at_us / 1000, v.detail)),
         None => Ok(()),
     }
+}
+
+// ---- The `configure` action: N, W, R, the mode and the timings changed while the store runs.
+
+fn configure(params: serde_json::Value) -> Action {
+    serde_json::from_value(serde_json::json!({ "action": "configure", "params": params })).expect("an action")
+}
+
+fn puts_of(sim: &dyn Simulation, from_ms: u64, to_ms: u64, client: u16) -> (usize, usize) {
+    let puts = sim.history().entries().iter().filter(|e| {
+        e.client.0 == client && e.op == OpKind::Put && (from_ms * 1000..to_ms * 1000).contains(&e.invoke_us)
+    });
+    let (ok, other): (Vec<_>, Vec<_>) = puts.partition(|e| e.outcome == Outcome::Ok);
+    (ok.len(), other.len())
+}
+
+/// An accepted change reaches every node at once, is recorded like any action, and changes the
+/// quorum of the requests that come after it: W 1 → 3 during the 2 | 3 split of
+/// `nwr-partition-ap` (sloppy) leaves c1's side, two nodes, unable to gather three
+/// acknowledgements, while c2's side, three nodes, still can with stand-ins.
+#[test]
+fn configure_w_from_1_to_3_under_a_partition_fails_the_minority_side_from_that_moment() {
+    let mut sim = common::start("nwr-partition-ap");
+    common::run_to(sim.as_mut(), 2500);
+    sim.apply_now(configure(serde_json::json!({ "w": 3 }))).expect("accepted");
+    let recorded = sim.applied_actions().last().expect("recorded").clone();
+    assert_eq!((recorded.at_us, recorded.action.name()), (2_500_000, "configure"));
+    for n in 0..5 {
+        assert_eq!(common::inspect(sim.as_ref(), n)["state"]["params"]["w"], 3, "n{}", n + 1);
+    }
+    common::run_to(sim.as_mut(), 4000);
+    let (ok_before, _) = puts_of(sim.as_ref(), 1100, 2500, 0);
+    // A put begun before the change finishes under W = 1; the ones after it need three.
+    let (ok_after, failed_after) = puts_of(sim.as_ref(), 2501, 3900, 0);
+    assert!(ok_before > 0, "c1 writes on its side before the change");
+    assert_eq!(ok_after, 0, "no c1 put begun after the change succeeds");
+    assert!(failed_after > 0, "c1 kept trying");
+    let (c2_ok_after, _) = puts_of(sim.as_ref(), 2501, 3900, 1);
+    assert!(c2_ok_after > 0, "c2's side has three nodes: stand-ins make W = 3");
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+#[test]
+fn configure_is_refused_with_a_reason_and_the_run_is_left_alone() {
+    let mut sim = common::start("nwr-happy");
+    common::run_to(sim.as_mut(), 1000);
+    for (params, needle) in [
+        (serde_json::json!({ "w": 4 }), "w 4 and r 2 must each be from 1 to n (3)"),
+        (serde_json::json!({ "n": 2, "w": 3 }), "w 3 and r 2 must each be from 1 to n (2)"),
+        (serde_json::json!({ "n": 6, "w": 2 }), "n 6 is more replicas than the cluster has nodes (5)"),
+        (serde_json::json!({ "quorum": 2 }), "nwr has no parameter `quorum` (it has "),
+        (serde_json::json!({ "w": "3" }), "w: invalid type: string \"3\""),
+        (serde_json::json!({ "mode": "lax" }), "mode: unknown variant `lax`"),
+        (serde_json::json!({ "versioning": "lww" }), "versioning cannot change while the store runs"),
+        (serde_json::json!({ "anti_entropy_ms": 0 }), "anti_entropy_ms must be from 1"),
+        (serde_json::json!({}), "at least one parameter"),
+    ] {
+        let (hash, steps, applied) = (sim.trace_hash(), sim.stats().steps, sim.applied_actions().len());
+        let err = sim.apply_now(configure(params.clone())).unwrap_err();
+        assert!(err.contains(needle), "{params}: {err}");
+        assert_eq!((sim.trace_hash(), sim.stats().steps, sim.applied_actions().len()), (hash, steps, applied));
+    }
+    // The same versioning as now is no change, and accepted.
+    sim.apply_now(configure(serde_json::json!({ "versioning": "vector", "n": 2 }))).expect("n 2, w 2, r 2");
+}
+
+/// Raft has no live settings: the default `Protocol::reconfigure` refuses, even after Step has
+/// left events due at the current instant, and nothing runs.
+#[test]
+fn raft_refuses_configure_and_nothing_changes() {
+    let mut sim = common::start("raft-election");
+    common::run_to(sim.as_mut(), 300);
+    while sim.next_time() != Some(sim.now()) {
+        assert!(sim.step());
+    }
+    let (hash, steps) = (sim.trace_hash(), sim.stats().steps);
+    let err = sim.apply_now(configure(serde_json::json!({ "election_timeout_ms": [300, 600] }))).unwrap_err();
+    assert_eq!(err, "cannot configure: raft has no settings that change while it runs");
+    assert_eq!((sim.trace_hash(), sim.stats().steps, sim.now()), (hash, steps, sim.now()));
+    assert!(sim.applied_actions().iter().all(|a| a.action.name() != "configure"));
+    // From a timeline, the refusal is a `skipped` event with the same reason.
+    let mut s = common::scenario("raft-election");
+    s.timeline.push(TimelineEntry { at_ms: 500.0, action: configure(serde_json::json!({ "x": 1 })) });
+    s.timeline.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    let r = run(&s, &RunOptions { until_ms: Some(600.0), record_trace: true, ..Default::default() }).expect("runs");
+    let trace = r.trace.join("\n");
+    assert!(trace.contains(r#""type":"skipped","action":"configure","params":{"x":1},"reason":"raft has no settings that change while it runs""#), "{trace}");
+}
+
+/// A change made live replays from a share link or an exported file (the action as recorded,
+/// at its time) to the same trace hash.
+#[test]
+fn a_live_configure_replays_to_the_same_trace_hash() {
+    let mut live = common::start("nwr-partition-ap");
+    common::run_to(live.as_mut(), 1777);
+    live.apply_now(configure(serde_json::json!({ "w": 2, "r": 2, "mode": "strict", "sloppy_after_ms": 80 })))
+        .expect("accepted");
+    common::run_to(live.as_mut(), 3100);
+    live.apply_now(configure(serde_json::json!({ "n": 2, "anti_entropy_ms": 200 }))).expect("accepted");
+    common::run_to(live.as_mut(), 6000);
+    let mut s = common::scenario("nwr-partition-ap");
+    for a in live.applied_actions().iter().filter(|a| a.action.name() == "configure") {
+        s.timeline.push(TimelineEntry { at_ms: a.at_us as f64 / 1000.0, action: a.action.clone() });
+    }
+    s.timeline.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    let s = Scenario::from_json(&s.to_json()).expect("valid");
+    let r = run(&s, &RunOptions { until_ms: Some(6000.0), ..Default::default() }).expect("runs");
+    assert_eq!(live.trace_hash(), r.summary.trace_hash);
+    assert_eq!(r.summary.invariants, serde_json::json!("ok"));
+}
+
+/// Changing N moves preference lists. Down to 2, the third replica of each key turns its copy
+/// into hints and hands them back; up to 5, the new replicas are filled in by anti-entropy and
+/// read repair. A node crashed across the change re-homes its keys when it restarts. No
+/// invariant breaks, and the replicas converge after the clients stop.
+#[test]
+fn changing_n_rehomes_keys_and_the_replicas_converge() {
+    let mut s = common::scenario("nwr-happy");
+    s.duration_ms = 12_000;
+    s.workload.stop_ms = Some(7_000);
+    let at = |ms: f64, action: Action| TimelineEntry { at_ms: ms, action };
+    let crash = |n: u16| Action::Crash { node: Target::Node(NodeId(n)) };
+    let restart = |n: u16| Action::Restart { node: Target::Node(NodeId(n)) };
+    s.timeline.extend([
+        at(1500.0, crash(3)),
+        at(2000.0, configure(serde_json::json!({ "n": 2, "w": 1, "r": 2 }))),
+        at(3500.0, restart(3)),
+        at(4500.0, configure(serde_json::json!({ "n": 5, "w": 3, "r": 3 }))),
+    ]);
+    for seed in 1..=20 {
+        let r = run(&s, &RunOptions { seed: Some(seed), ..Default::default() }).expect("runs");
+        assert_eq!(r.summary.invariants, serde_json::json!("ok"), "seed {seed}");
+        protocols::nwr::converged(r.sim.as_ref()).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+        for n in 0..5 {
+            let state = common::inspect(r.sim.as_ref(), n)["state"].clone();
+            assert_eq!(state["hints"], serde_json::json!([]), "seed {seed}: n{} hands every hint back", n + 1);
+            for k in state["keys"].as_array().expect("keys") {
+                assert_eq!(k["home"].as_array().map(Vec::len), Some(5), "seed {seed}");
+            }
+        }
+        let stored: usize = r.sim.node_views().iter().map(|v| v.view.store.len()).sum();
+        assert_eq!(stored, 15, "seed {seed}: three keys, each on all five nodes");
+    }
+    // In between, with N = 2, each key sat on exactly two nodes once the hints were handed back.
+    let mut sim = protocols::build(&s, Some(1)).expect("builds");
+    sim.run_until(Time::from_ms(4400));
+    for v in sim.node_views().into_iter().filter(|v| v.role != "crashed") {
+        for (key, _) in &v.view.store {
+            let home = caplab::protocols::nwr::ring::home(key, 5, 2);
+            assert!(home.iter().any(|h| h.to_string() == v.id), "{} stores {key}, home {home:?}", v.id);
+        }
+    }
+}
+
+/// The fuzzer's random fault schedules with three random changes of N, W, R and the mode
+/// during the faults (one per seed lands while some node is crashed, paused or cut off): no
+/// invariant is violated at any step, and the home replicas under the last N converge after
+/// the heal with every hint handed back.
+#[test]
+fn random_faults_with_random_configure_keep_invariants_and_converge() {
+    let seeds: u64 = std::env::var("CAPLAB_NWR_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+    let plan = FuzzPlan::default();
+    let mut failures = Vec::new();
+    for seed in 0..seeds {
+        let mut s = fuzz_scenario("nwr", seed, &plan);
+        // A small deterministic generator of its own, so that the fault schedule stays the
+        // fuzzer's for this seed.
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = |below: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % below
+        };
+        for _ in 0..3 {
+            let n = 1 + next(plan.nodes as u64);
+            let change = serde_json::json!({
+                "n": n, "w": 1 + next(n), "r": 1 + next(n),
+                "mode": if next(2) == 0 { "strict" } else { "sloppy" },
+            });
+            let at_ms = (500 + next(plan.faults_ms - 500)) as f64;
+            s.timeline.push(TimelineEntry { at_ms, action: configure(change) });
+        }
+        s.timeline.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+        let mut sim = protocols::build(&s, None).expect("builds");
+        sim.run_until(Time::from_ms(plan.faults_ms + plan.settle_ms));
+        let applied = sim.applied_actions().iter().filter(|a| a.action.name() == "configure").count();
+        let outcome = no_violations(sim.as_ref())
+            .and_then(|()| protocols::nwr::converged(sim.as_ref()).map_err(|e| format!("not converged: {e}")))
+            .and_then(|()| if applied == 3 { Ok(()) } else { Err(format!("{applied} of 3 changes applied")) });
+        if let Err(reason) = outcome {
+            failures.push(format!("seed {seed}: {reason}\n  scenario: {}", reproduce_command("nwr", seed)));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {seeds} seeds failed:\n{}", failures.len(), failures.join("\n"));
 }

@@ -131,6 +131,12 @@ pub enum Action {
     Drop {
         message: u64,
     },
+    /// Change some of the running protocol's parameters: `params` is a partial `params` object,
+    /// merged into the current one and applied to every node at this instant (crashed nodes
+    /// get it when they restart). The protocol checks it and may refuse it (`Protocol::reconfigure`).
+    Configure {
+        params: serde_json::Map<String, serde_json::Value>,
+    },
     /// A caption for the page at this moment. In a guided tour, `pause` stops the playback here
     /// until the student continues.
     Note {
@@ -156,6 +162,7 @@ impl Action {
             Action::Request { .. } => "request",
             Action::Network { .. } => "network",
             Action::Drop { .. } => "drop",
+            Action::Configure { .. } => "configure",
             Action::Note { .. } => "note",
         }
     }
@@ -229,7 +236,12 @@ impl Action {
                 probability("drop", drop)?;
                 probability("duplicate", duplicate)
             }
-            Action::Heal | Action::Note { .. } | Action::Drop { .. } => Ok(()),
+            // The protocol checks the values themselves when the action runs, against the
+            // parameters of that moment.
+            Action::Configure { params } if params.is_empty() => {
+                Err("configure needs at least one parameter to change, e.g. {\"w\": 3}".into())
+            }
+            Action::Configure { .. } | Action::Heal | Action::Note { .. } | Action::Drop { .. } => Ok(()),
         }
     }
 }
@@ -267,5 +279,12 @@ mod tests {
         assert_eq!(l, Action::Crash { node: Target::Leader });
         let p: Action = serde_json::from_str(r#"{"action":"partition","groups":[["n1"],["n1","n2"]]}"#).unwrap();
         assert!(p.validate(3, 0).unwrap_err().contains("more than one group"));
+        let c: Action = serde_json::from_str(r#"{"action":"configure","params":{"w":3,"mode":"strict"}}"#).unwrap();
+        assert_eq!(c.validate(3, 0), Ok(()));
+        assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"action":"configure","params":{"mode":"strict","w":3}}"#);
+        let e = serde_json::from_str::<Action>(r#"{"action":"configure","params":3}"#).unwrap_err();
+        assert!(e.to_string().contains("expected a map"), "{e}");
+        let empty: Action = serde_json::from_str(r#"{"action":"configure","params":{}}"#).unwrap();
+        assert!(empty.validate(3, 0).unwrap_err().contains("at least one parameter"));
     }
 }

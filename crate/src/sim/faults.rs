@@ -17,6 +17,13 @@ impl<P: Protocol> Sim<P> {
     /// it from a timeline at the same time gives the same trace).
     pub fn apply_now(&mut self, action: Action) -> Result<(), String> {
         action.validate(self.node_count(), self.client_count())?;
+        // A change of settings the protocol refuses now is refused before the instant is
+        // finished, so that the run is left exactly as it was. (It is checked again below: an
+        // action due at this instant may change the parameters first.)
+        if let Action::Configure { params } = &action {
+            P::reconfigure(&self.params, params, self.node_count())
+                .map_err(|reason| format!("cannot configure: {reason}"))?;
+        }
         self.run_until(self.now);
         // An action that cannot apply now is refused, not recorded as skipped: a share link
         // replays only what was applied, so nothing else may touch the trace.
@@ -99,6 +106,11 @@ impl<P: Protocol> Sim<P> {
                 return;
             }
             Action::Request { .. } => {}
+            Action::Configure { params } => {
+                self.emit(TraceEvent::Fault { action: action.clone() });
+                self.configure(params);
+                return;
+            }
             Action::Crash { node: Target::Node(n) } => self.crash(*n),
             Action::Restart { node: Target::Node(n) } => {
                 let durable = self.nodes[n.index()].durable.take();
@@ -144,6 +156,13 @@ impl<P: Protocol> Sim<P> {
                 let reason = format!("message {message} is not in flight");
                 return Err((action, reason));
             }
+            Configure { params } => {
+                let checked = P::reconfigure(&self.params, params, self.node_count());
+                return match checked {
+                    Ok(_) => Ok(action),
+                    Err(reason) => Err((action, reason)),
+                };
+            }
             _ => return Ok(action),
         };
         let Some(n) = self.resolve(target) else {
@@ -172,6 +191,16 @@ impl<P: Protocol> Sim<P> {
             Timeout { .. } => Timeout { node },
             other => other,
         })
+    }
+
+    /// Merges a change of parameters that `resolved` accepted and hands the result to every
+    /// node that is not crashed, in id order; crashed nodes take it from `start` on restart.
+    fn configure(&mut self, change: &serde_json::Map<String, serde_json::Value>) {
+        let Ok(params) = P::reconfigure(&self.params, change, self.node_count()) else { return };
+        self.params = params.clone();
+        for i in 0..self.node_count() {
+            self.with_node(NodeId(i), |p, ctx| p.on_configure(&params, ctx));
+        }
     }
 
     fn crash(&mut self, n: NodeId) {

@@ -100,6 +100,22 @@ pub trait Protocol: Clone + Sized + 'static {
     fn on_request(&mut self, client: ClientId, request: Request, ctx: &mut Ctx<'_, Self>);
     /// The user's "time out now" button: act as if the node's main timer expired.
     fn on_timeout_now(&mut self, _ctx: &mut Ctx<'_, Self>) {}
+    /// The `configure` action: `change` (a partial `params` object) merged into the current
+    /// parameters, checked against a cluster of `nodes`, or the reason it cannot apply. Nothing
+    /// has changed yet when this is called, and nothing changes if it refuses. By default a
+    /// protocol has no settings that change while it runs.
+    fn reconfigure(
+        current: &Self::Params,
+        change: &serde_json::Map<String, serde_json::Value>,
+        nodes: u16,
+    ) -> Result<Self::Params, String> {
+        let _ = (current, change, nodes);
+        Err(format!("{} has no settings that change while it runs", Self::NAME))
+    }
+    /// A `configure` was accepted: every node that is not crashed (paused ones too, as an
+    /// operator's change reaches a stopped process's configuration) gets the new parameters at
+    /// the same instant. A crashed node gets them from `start` when it restarts.
+    fn on_configure(&mut self, _params: &Self::Params, _ctx: &mut Ctx<'_, Self>) {}
     fn durable(&self) -> Self::Durable;
     fn status(&self) -> NodeStatus;
     fn view(&self) -> NodeView;

@@ -5,11 +5,18 @@
 //!   itself not being one.
 //! - Versions Only Grow (Dynamo §4.4): a replica's versions of a key never go backwards; every
 //!   version it held is later still held, or replaced by one that descends from it (siblings
-//!   are merged, never lost).
+//!   are merged, never lost). One way out: when a change of N takes the node off the key's
+//!   preference list, its versions leave the store as hints for the new home replicas (they
+//!   must cover what the store held), to be handed back like any hint.
+//!
+//! Both are statements about the parameters of the moment, so they stay true across a
+//! `configure`: a change of N re-homes keys and hints at the same step (`Nwr::rehome`).
 //!
 //! "W + R > N gives linearizability" is deliberately not here: it does not hold in general (a
 //! read can see a write in progress and a later read miss it; sloppy quorums and concurrent
-//! writers break the overlap). The tests show which cases hold and which do not.
+//! writers break the overlap), and after a `configure` the overlap that matters is between a
+//! read's quorum and the quorum each write was acknowledged under, not the current N, W, R.
+//! `crate/tests/nwr_quorums.rs` shows which cases hold and which do not.
 
 use super::{Nwr, NwrDurable, ring, version};
 use crate::sim::protocol::{InvariantInfo, Invariants, NodeRef, Violation};
@@ -50,12 +57,12 @@ impl Invariants<Nwr> for NwrInvariants {
             self.seen.resize(nodes.len(), None);
         }
         for node in nodes {
-            let (changes, store) = match (node.live, node.durable) {
+            let (changes, store, hints, live) = match (node.live, node.durable) {
                 (Some(p), _) => {
                     home_or_hint(p, out);
-                    (p.changes, &p.store)
+                    (p.changes, &p.store, &p.hints, Some(p))
                 }
-                (None, Some(NwrDurable { changes, store, .. })) => (*changes, store),
+                (None, Some(NwrDurable { changes, store, hints, .. })) => (*changes, store, hints, None),
                 (None, None) => continue,
             };
             let seen = &mut self.seen[node.id.index()];
@@ -65,7 +72,12 @@ impl Invariants<Nwr> for NwrInvariants {
             if let Some((_, old)) = seen.as_ref() {
                 for (key, before) in old {
                     let now = store.get(key).map_or(&[][..], Vec::as_slice);
-                    if !version::covers(now, before) {
+                    // Re-homed after a change of N: the node is not home any more and keeps
+                    // what it held as hints.
+                    let rehomed = live.is_some_and(|p| !ring::home(key, p.nodes, p.params.n).contains(&p.id))
+                        && !store.contains_key(key)
+                        && hints.iter().filter(|((_, k), _)| k == key).any(|(_, vs)| version::covers(vs, before));
+                    if !version::covers(now, before) && !rehomed {
                         out.push(Violation {
                             invariant: VERSIONS_ONLY_GROW,
                             detail: format!("{} held {before:?} of {key}, now {now:?}", node.id),

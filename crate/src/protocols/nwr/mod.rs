@@ -46,6 +46,23 @@
 //! write. Once the write is on its way it may be stored anywhere, so the answer is `Uncertain`
 //! and the client records `unknown` unless a later attempt succeeds.
 //!
+//! **Live settings** (the `configure` action, e.g. `{"action": "configure", "params": {"w": 3}}`).
+//! N, W, R, the mode and the three timings can change while the store runs; the change reaches
+//! every node at the same instant (a crashed node takes it when it restarts). A request already
+//! being coordinated finishes under the quorum and mode it began with; requests that arrive
+//! afterwards use the new ones. W and R only change how many answers a coordinator waits for.
+//! The mode changes whether stand-ins are asked; hints already held are still handed back.
+//! Changing N moves preference lists: they are prefixes of the same walk round the ring, so a
+//! larger N adds replicas that hold nothing yet (reads that reach them see nothing there until
+//! read repair or anti-entropy fills them in), and a smaller N takes the last replicas off each
+//! list: such a node turns its copy of the key into hints for the new home replicas and hands
+//! them back at its next beats, as a stand-in would (a hint for a replica that is now home is
+//! taken into its store; a message sent under the old N lands the same way). Until that is
+//! done, a write acknowledged under the old N may sit only on nodes the new lists no longer
+//! ask, so W + R > N does not yet promise that a read meets it: the quorum that matters is the
+//! one each write was acknowledged under. `versioning` cannot change: versions already stored
+//! could not be ordered against versions of the other kind.
+//!
 //! Durable: the stored versions, the hints, the write counter. Volatile: coordinations in
 //! progress and the answers kept for retried requests.
 //!
@@ -133,6 +150,46 @@ impl NwrParams {
     }
 }
 
+/// The parameters a node runs with: the scenario's, fitted to the cluster (the registry refuses
+/// n > nodes; a cluster resized under a scenario keeps working).
+fn fitted(params: &NwrParams, nodes: u16) -> NwrParams {
+    let mut params = params.clone();
+    params.n = params.n.min(nodes).max(1);
+    params.w = params.w.min(params.n);
+    params.r = params.r.min(params.n);
+    params
+}
+
+/// The `configure` action's merge: every named field must be one of `NwrParams`'s.
+fn reconfigure(
+    current: &NwrParams,
+    change: &serde_json::Map<String, serde_json::Value>,
+    nodes: u16,
+) -> Result<NwrParams, String> {
+    let mut merged = match serde_json::to_value(current) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => return Err("the current parameters cannot be read".into()),
+    };
+    for (field, value) in change {
+        if !merged.contains_key(field) {
+            let known: Vec<&str> = merged.keys().map(String::as_str).collect();
+            return Err(format!("nwr has no parameter `{field}` (it has {})", known.join(", ")));
+        }
+        merged.insert(field.clone(), value.clone());
+    }
+    let next: NwrParams = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
+    if next.versioning != current.versioning {
+        return Err(format!(
+            "versioning cannot change while the store runs: the versions it holds ({}) could not be ordered against the other kind",
+            if current.versioning == Versioning::Lww { "last-writer-wins timestamps" } else { "vector clocks" }
+        ));
+    }
+    <Nwr as Protocol>::validate(&next)?;
+    next.check_cluster(nodes)?;
+    Ok(next)
+}
+
 /// Fuzz runs cover both modes, both kinds of versions and every valid N, W, R up to N = 3.
 pub fn fuzz_params(rng: &mut crate::sim::rng::SimRng) -> serde_json::Value {
     let n = rng.between(1, 3);
@@ -151,6 +208,11 @@ pub(crate) struct Coordination {
     pub key: String,
     /// `None` for a get; the value for a put.
     pub put: Option<String>,
+    /// The quorum sizes and mode this request began under: a `configure` while it is in
+    /// progress changes only the requests that come after it.
+    pub r: u16,
+    pub w: u16,
+    pub mode: Mode,
     pub phase: Phase,
     /// Who was asked in this coordination, and for whom (`Some(home)`: a stand-in).
     pub asked: Vec<(NodeId, Option<NodeId>)>,
@@ -231,14 +293,10 @@ impl Protocol for Nwr {
 
     fn start(id: NodeId, nodes: u16, params: &NwrParams, durable: Option<NwrDurable>, ctx: &mut Ctx<'_, Self>) -> Self {
         let d = durable.unwrap_or_default();
-        let mut params = params.clone();
-        // The registry refuses n > nodes; a cluster resized under a scenario keeps working.
-        params.n = params.n.min(nodes).max(1);
-        params.w = params.w.min(params.n);
-        params.r = params.r.min(params.n);
+        let params = fitted(params, nodes);
         let first = ctx.rng().between(1, params.anti_entropy_ms * 1000);
         ctx.set_timer(first, NwrTimer::AntiEntropy);
-        Nwr {
+        let mut node = Nwr {
             id,
             nodes,
             params,
@@ -250,7 +308,10 @@ impl Protocol for Nwr {
             pending: BTreeMap::new(),
             sessions: BTreeMap::new(),
             sync_round: id.0 as u64,
-        }
+        };
+        // A node restarting after a change of N holds keys under the old preference lists.
+        node.rehome(ctx);
+        node
     }
 
     fn on_message(&mut self, from: NodeId, msg: NwrMsg, ctx: &mut Ctx<'_, Self>) {
@@ -271,6 +332,27 @@ impl Protocol for Nwr {
 
     fn on_timeout_now(&mut self, ctx: &mut Ctx<'_, Self>) {
         self.anti_entropy(ctx);
+    }
+
+    fn reconfigure(
+        current: &NwrParams,
+        change: &serde_json::Map<String, serde_json::Value>,
+        nodes: u16,
+    ) -> Result<NwrParams, String> {
+        reconfigure(current, change, nodes)
+    }
+
+    fn on_configure(&mut self, params: &NwrParams, ctx: &mut Ctx<'_, Self>) {
+        let old = std::mem::replace(&mut self.params, fitted(params, self.nodes));
+        if old.anti_entropy_ms != self.params.anti_entropy_ms {
+            // A new beat starts now, at a random phase as at start, so that a much shorter
+            // beat does not wait for the end of a long one.
+            let first = ctx.rng().between(1, self.params.anti_entropy_ms * 1000);
+            ctx.set_timer(first, NwrTimer::AntiEntropy);
+        }
+        if old.n != self.params.n {
+            self.rehome(ctx);
+        }
     }
 
     fn durable(&self) -> NwrDurable {

@@ -27,17 +27,55 @@ impl Nwr {
         set
     }
 
-    /// Stores versions as a home replica (`hint` `None`) or as a stand-in.
+    /// Stores versions as a home replica, or as a stand-in keeping them for home replica `hint`.
+    /// After a change of N the sender's idea of the preference list may be out of date: a home
+    /// replica stores whatever the hint says, and a node that is not home keeps the versions as
+    /// hints for the home replica named if it still is one, else for every home replica.
     fn store_versions(&mut self, key: &str, versions: &[Version], hint: Option<NodeId>) {
-        match hint {
-            Some(h) if h != self.id => {
-                version::merge_all(self.hints.entry((h, key.to_string())).or_default(), versions);
+        let home = self.home(key);
+        if home.contains(&self.id) {
+            if version::merge_all(self.store.entry(key.to_string()).or_default(), versions) {
+                self.changes += 1;
             }
-            _ => {
-                if version::merge_all(self.store.entry(key.to_string()).or_default(), versions) {
-                    self.changes += 1;
-                }
-            }
+            return;
+        }
+        let targets = match hint {
+            Some(h) if home.contains(&h) => vec![h],
+            _ => home,
+        };
+        for h in targets {
+            version::merge_all(self.hints.entry((h, key.to_string())).or_default(), versions);
+        }
+    }
+
+    /// After a change of N (live, or found on restart): a key this node is no longer home for
+    /// becomes hints for its home replicas, handed back at the next beats; a hint for a key it
+    /// is now home for joins its store; a hint for a node no longer home goes to the new ones.
+    pub(crate) fn rehome(&mut self, ctx: NCtx) {
+        let me = self.id;
+        let leaving: Vec<String> = self.store.keys().filter(|k| !self.home(k).contains(&me)).cloned().collect();
+        for key in leaving {
+            let versions = self.store.remove(&key).unwrap_or_default();
+            self.changes += 1;
+            let home: Vec<String> = self.home(&key).iter().map(NodeId::to_string).collect();
+            ctx.note(format!(
+                "{me} is no longer a home replica of {key}: it keeps it as hints for {}",
+                home.join(", ")
+            ));
+            self.store_versions(&key, &versions, None);
+        }
+        let moved: Vec<(NodeId, String)> = self
+            .hints
+            .keys()
+            .filter(|(h, k)| {
+                let home = self.home(k);
+                home.contains(&me) || !home.contains(h)
+            })
+            .cloned()
+            .collect();
+        for (h, key) in moved {
+            let versions = self.hints.remove(&(h, key.clone())).unwrap_or_default();
+            self.store_versions(&key, &versions, None);
         }
     }
 
@@ -66,6 +104,9 @@ impl Nwr {
             seq,
             key,
             put,
+            r: self.params.r,
+            w: self.params.w,
+            mode: self.params.mode,
             phase: Phase::Reading,
             asked,
             answered: Vec::new(),
@@ -93,7 +134,7 @@ impl Nwr {
         let me = self.id;
         let mut targets = c.asked.clone();
         targets.sort_by_key(|(n, _)| *n == me);
-        if self.params.mode == Mode::Sloppy {
+        if c.mode == Mode::Sloppy {
             ctx.set_timer(self.params.sloppy_after_ms * 1000, NwrTimer::Sloppy { id });
         }
         for (target, hint) in targets {
@@ -128,7 +169,7 @@ impl Nwr {
 
     /// Whether `from`'s answer counts toward the quorum: in strict mode only home replicas'.
     fn counts(&self, c: &Coordination, from: NodeId) -> bool {
-        c.asked.iter().any(|(n, hint)| *n == from && (hint.is_none() || self.params.mode == Mode::Sloppy))
+        c.asked.iter().any(|(n, hint)| *n == from && (hint.is_none() || c.mode == Mode::Sloppy))
     }
 
     fn read_reply(&mut self, from: NodeId, id: u64, versions: Vec<Version>, ctx: NCtx) {
@@ -147,7 +188,7 @@ impl Nwr {
         let c = self.pending.get_mut(&id).expect("looked up above");
         c.answered.push(from);
         c.replies.push((from, versions));
-        if c.answered.len() < self.params.r as usize {
+        if c.answered.len() < c.r as usize {
             return;
         }
         let mut merged = Vec::new();
@@ -206,7 +247,7 @@ impl Nwr {
         }
         let c = self.pending.get_mut(&id).expect("looked up above");
         c.answered.push(from);
-        if c.answered.len() >= self.params.w as usize {
+        if c.answered.len() >= c.w as usize {
             c.phase = Phase::Done;
             let (client, seq) = (c.client, c.seq);
             self.answer(client, seq, Reply::Done { value: None }, ctx);
@@ -223,8 +264,8 @@ impl Nwr {
         ctx.cancel_timer(NwrTimer::Sloppy { id });
         let (need, what) = match c.phase {
             Phase::Done => return,
-            Phase::Reading => (self.params.r, "replies"),
-            Phase::Writing => (self.params.w, "acknowledgements"),
+            Phase::Reading => (c.r, "replies"),
+            Phase::Writing => (c.w, "acknowledgements"),
         };
         let reason = format!("{} of {need} {what} for {} in time", c.answered.len(), c.key);
         ctx.note(format!("{} gives up coordinating {} {}: {reason}", self.id, c.client, c.key));
