@@ -7,7 +7,7 @@ use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
 use crate::sim::ids::{ActorId, parse_actor};
 use crate::sim::time::Time;
-use crate::{protocols, scenario};
+use crate::{check, protocols, scenario};
 use wasm_bindgen::prelude::*;
 
 fn js_err(message: impl std::fmt::Display) -> JsError {
@@ -71,10 +71,25 @@ impl Playground {
                     "name": s.name, "title": s.title, "description": s.description,
                     "topic": s.topic, "protocol": s.protocol, "nodes": s.nodes, "tour": s.tour,
                     "steps": tour_steps(&s),
+                    "sides": s.compare.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
                 })
             })
             .collect();
         serde_json::Value::Array(list).to_string()
+    }
+
+    /// One side of a scenario that compares two systems (`compare`), as the JSON of a scenario
+    /// that runs it: that side's protocol, params and expectations. `scenario` is a name or
+    /// JSON text; `side` is the side's name or its index.
+    #[wasm_bindgen(js_name = sideJson)]
+    pub fn side_json(scenario: &str, side: &str) -> Result<String, JsError> {
+        let parsed = if scenario.trim_start().starts_with('{') {
+            Scenario::from_json(scenario).map_err(js_err)?
+        } else {
+            library::get(scenario.trim()).map_err(js_err)?
+        };
+        let index = parsed.side_index(side).map_err(js_err)?;
+        Ok(parsed.side(index).map_err(js_err)?.to_json())
     }
 
     /// The scenario this playground runs, as JSON.
@@ -201,6 +216,14 @@ impl Playground {
         self.sim.history().to_json()
     }
 
+    /// The history as the CAP lab draws it: `{entries, open, gave_up_us}`: the entries in the
+    /// shared format, the indices still in flight, and `[index, µs]` pairs saying when the
+    /// client gave up on each `unknown` operation.
+    #[wasm_bindgen(js_name = historyLive)]
+    pub fn history_live(&self) -> Result<String, JsError> {
+        to_json(&self.sim.history().live())
+    }
+
     pub fn stats(&self) -> Result<String, JsError> {
         to_json(self.sim.stats())
     }
@@ -224,5 +247,22 @@ impl Playground {
     /// A copy of the whole simulation, to come back to (time travel, forks).
     pub fn snapshot(&self) -> Playground {
         Playground { scenario: self.scenario.clone(), sim: self.sim.snapshot() }
+    }
+
+    /// The consistency and availability measures of the run so far, as JSON (see
+    /// `check::metrics::Live`): `{now_ms, linearizable, witness, stale_reads, availability,
+    /// per_client, over_time, bucket_ms, latency_ms, siblings, sibling_keys}`, with
+    /// availability buckets `bucketMs` wide (1 to 3,600,000 ms, at most 10,000 buckets).
+    pub fn metrics(&self, bucket_ms: f64) -> Result<String, JsError> {
+        to_json(&check::metrics::live(self.sim.as_ref(), bucket_ms).map_err(js_err)?)
+    }
+
+    /// Why the protocol's `settled` check does not hold now (NWR: replicas disagree; Raft: no
+    /// single agreed leader), or `undefined` when it holds: the page times convergence after a
+    /// heal by asking this as it plays.
+    #[wasm_bindgen(js_name = settledError)]
+    pub fn settled_error(&self) -> Result<Option<String>, JsError> {
+        let info = protocols::info(self.sim.protocol()).map_err(js_err)?;
+        Ok((info.settled)(self.sim.as_ref()).err())
     }
 }

@@ -1,12 +1,15 @@
 //! Client-side metrics (crate/src/check/metrics.rs) on small hand-made histories, the summary
-//! fields and expectations built on them, and the Raft scenarios read nothing stale.
+//! fields and expectations built on them, and the Raft scenarios read nothing stale; the
+//! convergence time after a heal, siblings, and the live measures a page asks for.
 
 mod common;
 
 use caplab::check::metrics::{self, Latency, MetricsOptions};
+use caplab::protocols;
 use caplab::scenario::run::{RunOptions, run};
 use caplab::scenario::{Scenario, library};
 use caplab::sim::ids::ClientId;
+use caplab::sim::time::Time;
 use caplab::workload::history::{HistoryEntry, HistoryOp, Outcome};
 
 /// `(client, op, key, value, invoke_ms, return_ms, outcome)`; a `None` return means unknown.
@@ -241,4 +244,187 @@ fn stale_read_and_availability_expectations_are_judged() {
     assert_eq!(detail, "availability 0.7500: 3 ok, 0 fail, 1 unknown");
     let (ok, _) = judge(serde_json::json!({"expect": "availability", "min": 0.9}));
     assert!(!ok);
+}
+
+/// A built-in scenario with its JSON changed by `edit`.
+fn edited(name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Scenario {
+    let mut v: serde_json::Value = serde_json::from_str(&common::scenario(name).to_json()).unwrap();
+    edit(&mut v);
+    Scenario::from_json(&v.to_string()).unwrap_or_else(|e| panic!("{name} edited: {e}"))
+}
+
+/// nwr-partition-ap without its heal: the run ends split.
+fn never_healed() -> Scenario {
+    edited("nwr-partition-ap", |v| {
+        let t = v["timeline"].as_array_mut().unwrap();
+        t.retain(|e| e["action"] != "heal");
+    })
+}
+
+#[test]
+fn converged_ms_is_the_time_from_the_last_heal_until_the_replicas_agree() {
+    let s = common::scenario("nwr-partition-ap");
+    let c = run(&s, &RunOptions::default()).unwrap().summary.converged_ms.expect("settles after the heal");
+    assert!(c > 0.0 && c < 3000.0, "converged_ms {c}");
+    // Measured on the 10 ms grid from the heal at 4000 ms: the replicas agree at 4000 + c and
+    // did not at the probe before.
+    assert_eq!(c % 10.0, 0.0, "{c}");
+    let settled = protocols::info("nwr").unwrap().settled;
+    let mut sim = protocols::build(&s, None).unwrap();
+    sim.run_until(Time(4_000_000 + (c as u64 - 10) * 1000));
+    assert!(settled(sim.as_ref()).is_err(), "already settled {} ms after the heal", c - 10.0);
+    sim.run_until(Time(4_000_000 + c as u64 * 1000));
+    assert_eq!(settled(sim.as_ref()), Ok(()));
+    // In the JSON summary, as a number of milliseconds.
+    let json = serde_json::to_value(run(&s, &RunOptions::default()).unwrap().summary).unwrap();
+    assert_eq!(json["converged_ms"], c);
+}
+
+#[test]
+fn converged_ms_is_null_without_a_heal_or_when_the_run_ends_first() {
+    let r = run(&never_healed(), &RunOptions::default()).unwrap();
+    assert_eq!(r.summary.converged_ms, None);
+    assert_eq!(serde_json::to_value(&r.summary).unwrap()["converged_ms"], serde_json::Value::Null);
+    assert_eq!(run(&common::scenario("nwr-happy"), &RunOptions::default()).unwrap().summary.converged_ms, None);
+    // Stopped 5 ms after the heal, before any anti-entropy could run.
+    let cut = RunOptions { until_ms: Some(4005.0), ..RunOptions::default() };
+    assert_eq!(run(&common::scenario("nwr-partition-ap"), &cut).unwrap().summary.converged_ms, None);
+    // Probing does not change the run.
+    let plain = run(&common::scenario("nwr-partition-ap"), &RunOptions::default()).unwrap();
+    let mut sim = protocols::build(&common::scenario("nwr-partition-ap"), None).unwrap();
+    sim.run_until(Time(7_000_000));
+    assert_eq!(plain.summary.trace_hash, sim.trace_hash());
+}
+
+#[test]
+fn converged_ms_expectations_are_validated() {
+    for (bad, why) in [
+        (serde_json::json!({"expect": "converged_ms"}), "give min, max or both"),
+        (serde_json::json!({"expect": "converged_ms", "min": 500, "max": 100}), "min 500 is above max 100"),
+        (serde_json::json!({"expect": "converged_ms", "max": -1}), "max -1 is not a number of milliseconds"),
+        (serde_json::json!({"expect": "converged_ms", "min": "soon"}), "expect"),
+        (serde_json::json!({"expect": "converged_ms", "max": 10, "at_ms": 5}), "unknown field"),
+    ] {
+        let err = with_expect(bad.clone()).expect_err(&bad.to_string());
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    assert!(with_expect(serde_json::json!({"expect": "converged_ms", "min": 0, "max": 0})).is_ok());
+}
+
+#[test]
+fn converged_ms_expectations_are_judged() {
+    let judge = |s: &Scenario, expect: serde_json::Value| {
+        let mut v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        v["expect"] = serde_json::json!([expect]);
+        let s = Scenario::from_json(&v.to_string()).unwrap();
+        let e = run(&s, &RunOptions::default()).unwrap().summary.expect[0].clone();
+        (e.ok, e.detail)
+    };
+    let ap = common::scenario("nwr-partition-ap");
+    let c = run(&ap, &RunOptions::default()).unwrap().summary.converged_ms.unwrap();
+    let (ok, detail) = judge(&ap, serde_json::json!({"expect": "converged_ms", "max": c}));
+    assert!(ok, "{detail}");
+    assert_eq!(detail, format!("converged {c} ms after the last heal"));
+    assert!(judge(&ap, serde_json::json!({"expect": "converged_ms", "min": c, "max": c})).0);
+    assert!(!judge(&ap, serde_json::json!({"expect": "converged_ms", "max": c - 10.0})).0);
+    assert!(!judge(&ap, serde_json::json!({"expect": "converged_ms", "min": c + 10.0})).0);
+    let (ok, detail) = judge(&common::scenario("nwr-happy"), serde_json::json!({"expect": "converged_ms", "min": 0}));
+    assert!(!ok);
+    assert_eq!(detail, "there was no heal");
+    let (ok, detail) = judge(
+        &edited("nwr-partition-ap", |v| {
+            v["duration_ms"] = 4005.into();
+            v["workload"]["stop_ms"] = 4000.into();
+        }),
+        serde_json::json!({"expect": "converged_ms", "min": 0}),
+    );
+    assert!(!ok);
+    assert_eq!(detail, "the run ended before the protocol settled after the last heal");
+}
+
+#[test]
+fn vector_clocks_keep_siblings_and_last_writer_wins_does_not() {
+    let vector = run(&common::scenario("nwr-siblings"), &RunOptions::default()).unwrap();
+    assert_eq!(vector.summary.siblings, 2, "x = 2 and x = 3 kept side by side");
+    assert_eq!(metrics::siblings(vector.sim.as_ref()), metrics::Siblings { max: 2, keys: vec!["x".into()] });
+    let lww = edited("nwr-siblings", |v| {
+        v["params"]["versioning"] = "lww".into();
+        // These expectations describe the vector clocks' run.
+        v["expect"] = serde_json::json!([]);
+    });
+    let lww = run(&lww, &RunOptions::default()).unwrap();
+    assert_eq!(lww.summary.operations.ok, vector.summary.operations.ok, "the same operations succeed");
+    assert_eq!(lww.summary.siblings, 0);
+    assert_eq!(metrics::siblings(lww.sim.as_ref()), metrics::Siblings::default());
+    // Before the split, nobody holds siblings even with vector clocks; Raft never does.
+    let mut sim = protocols::build(&common::scenario("nwr-siblings"), None).unwrap();
+    sim.run_until(Time(1_000_000));
+    assert_eq!(metrics::siblings(sim.as_ref()).max, 0);
+    assert_eq!(run(&common::scenario("raft-leader-isolated"), &RunOptions::default()).unwrap().summary.siblings, 0);
+}
+
+#[test]
+fn the_live_measures_agree_with_the_summary_and_name_the_witness() {
+    let r = run(&common::scenario("nwr-partition-ap"), &RunOptions::default()).unwrap();
+    let live = metrics::live(r.sim.as_ref(), 500.0).expect("measures");
+    assert_eq!(live.now_ms, 7000.0);
+    assert_eq!(live.linearizable, Some(false));
+    assert_eq!(live.measures.stale_reads.len(), r.summary.stale_reads);
+    assert_eq!(live.measures.availability.availability, r.summary.availability);
+    assert_eq!(live.measures.latency_ms, r.summary.latency_ms);
+    assert_eq!((live.measures.bucket_ms, live.measures.over_time[1].start_ms), (500.0, 500.0));
+    assert_eq!(live.siblings, 0);
+    // The witness: a few history indices, ascending, all on the one key, including a read.
+    let h = r.sim.history().entries();
+    assert!(!live.witness.is_empty() && live.witness.len() < h.len(), "{:?}", live.witness);
+    assert!(live.witness.windows(2).all(|w| w[0] < w[1]));
+    assert!(live.witness.iter().all(|&i| i < h.len() && h[i].key == "x"));
+    assert!(live.witness.iter().any(|&i| h[i].op == HistoryOp::Get));
+    let json = serde_json::to_value(&live).unwrap();
+    for field in [
+        "now_ms",
+        "linearizable",
+        "witness",
+        "stale_reads",
+        "availability",
+        "per_client",
+        "over_time",
+        "bucket_ms",
+        "latency_ms",
+        "siblings",
+        "sibling_keys",
+    ] {
+        assert!(json.get(field).is_some(), "{field} missing from {json}");
+    }
+    assert_eq!(json["stale_reads"][0]["index"], live.measures.stale_reads[0].index);
+    // Siblings, live, on the vector-clock run; nothing at all before the first operation.
+    let v = run(&common::scenario("nwr-siblings"), &RunOptions::default()).unwrap();
+    let live = metrics::live(v.sim.as_ref(), 100.0).unwrap();
+    assert_eq!((live.siblings, live.sibling_keys.clone(), live.linearizable), (2, vec!["x".to_string()], Some(true)));
+    assert!(live.witness.is_empty());
+    let fresh = protocols::build(&common::scenario("nwr-siblings"), None).unwrap();
+    let live = metrics::live(fresh.as_ref(), 100.0).unwrap();
+    assert_eq!((live.linearizable, live.measures.over_time.len(), live.measures.latency_ms), (None, 0, None));
+}
+
+#[test]
+fn a_bad_bucket_width_is_a_clear_error() {
+    let r = run(&common::scenario("nwr-partition-ap"), &RunOptions::default()).unwrap();
+    for bad in [0.0, -5.0, 0.5, f64::NAN, f64::INFINITY, 3_600_001.0] {
+        let err = metrics::live(r.sim.as_ref(), bad).expect_err(&bad.to_string());
+        assert!(err.starts_with("bucket_ms must be a number of milliseconds from 1 to 3600000"), "{bad}: {err}");
+    }
+    // Operations are invoked until about 5 s: 1 ms buckets are fine, 10,000 at most.
+    assert!(metrics::live(r.sim.as_ref(), 1.0).is_ok());
+    let long = edited("nwr-partition-ap", |v| {
+        v["duration_ms"] = 30_000.into();
+        v["workload"]["stop_ms"] = 30_000.into();
+    });
+    let r = run(&long, &RunOptions::default()).unwrap();
+    let err = metrics::live(r.sim.as_ref(), 1.0).expect_err("too many buckets");
+    assert!(err.contains("buckets (at most 10000): use at least"), "{err}");
+    // The width it suggests is enough, and 1 ms less is not.
+    let suggested: f64 = err.rsplit("use at least ").next().unwrap().trim_end_matches(" ms").parse().unwrap();
+    assert!(metrics::live(r.sim.as_ref(), suggested).is_ok(), "{err}");
+    assert!(suggested == 1.0 || metrics::live(r.sim.as_ref(), suggested - 1.0).is_err(), "{err}");
 }

@@ -227,6 +227,7 @@ fn print_summary(s: &caplab::scenario::run::Summary) {
         format!("p50 {} ms, p90 {} ms, p99 {} ms, max {} ms", l.p50, l.p90, l.p99, l.max)
     });
     println!("latency      {lat}");
+    println!("converged    {}", s.converged_ms.map_or("n/a".into(), |ms| format!("{ms} ms after the last heal")));
     for e in &s.expect {
         println!("expect       {} {} — {}", if e.ok { "ok  " } else { "FAIL" }, e.expect, e.detail);
     }

@@ -50,11 +50,28 @@
 //! `return_us - invoke_us` of every `ok` operation, in milliseconds, summarized by nearest-rank
 //! percentiles: for `n` latencies sorted ascending, the p-th percentile is the one at rank
 //! `ceil(p / 100 * n)` (1-based, at least 1), always a latency that occurred; `max` is the largest.
+//!
+//! # Siblings (divergent versions)
+//!
+//! The shared history records one value per read, so it cannot tell a read that found several
+//! concurrent versions from one that found a single version: NWR with vector clocks and with
+//! last-writer-wins record the same kind of entry. Siblings are therefore measured on the
+//! replicas' state instead, which any protocol can expose through its node inspection: a node
+//! whose inspected state lists `keys`, each with `key` and `siblings` (how many concurrent
+//! versions it keeps of that key), holds siblings of every key where that count exceeds 1. A
+//! protocol that keeps one version per key (Raft, NWR with last-writer-wins) lists none and
+//! always measures 0. [`siblings`] looks at every node that holds state (running or paused; a
+//! crashed node's versions wait on disk and are not looked at) at one instant: the most
+//! concurrent versions one node holds of one key (0 when no node holds more than one) and the
+//! keys that some node holds as siblings. `caplab run` reports the largest of those counts over
+//! the run, probed every 100 ms of virtual time (`scenario::run`).
 
-use crate::sim::ids::ClientId;
+use super::linearizability::{self, CheckOptions, KeyVerdict};
+use crate::sim::dynamic::Simulation;
+use crate::sim::ids::{ClientId, NodeId};
 use crate::workload::history::{History, HistoryEntry, HistoryOp, Outcome};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The width of the availability buckets unless told otherwise: 100 virtual ms.
 pub const DEFAULT_BUCKET_US: u64 = 100_000;
@@ -151,8 +168,13 @@ pub fn measure(history: &[HistoryEntry]) -> Metrics {
 
 /// Measures a recorded history, leaving its operations still in flight out of availability.
 pub fn of_history(h: &History) -> Metrics {
+    of_history_with(h, DEFAULT_BUCKET_US)
+}
+
+/// Like [`of_history`], with availability buckets `bucket_us` wide.
+pub fn of_history_with(h: &History, bucket_us: u64) -> Metrics {
     let in_flight = (0..h.entries().len()).filter(|i| h.is_open(*i)).collect();
-    measure_with(h.entries(), &MetricsOptions { in_flight, ..Default::default() })
+    measure_with(h.entries(), &MetricsOptions { bucket_us, in_flight })
 }
 
 pub fn measure_with(history: &[HistoryEntry], opts: &MetricsOptions) -> Metrics {
@@ -270,4 +292,118 @@ pub fn stale_reads(history: &[HistoryEntry]) -> Vec<StaleRead> {
     }
     out.sort_by_key(|s| s.index);
     out
+}
+
+/// Siblings at one instant (see the module's notes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Siblings {
+    /// The most concurrent versions one node holds of one key, 0 when none holds more than one.
+    pub max: usize,
+    /// The keys some node holds as siblings, sorted.
+    pub keys: Vec<String>,
+}
+
+/// Siblings held now by the nodes that hold state (see the module's notes).
+pub fn siblings(sim: &dyn Simulation) -> Siblings {
+    siblings_if_listed(sim).unwrap_or_default()
+}
+
+/// Like [`siblings`], but `None` when no node lists `keys` at all: a protocol whose running
+/// nodes list none (Raft) never holds siblings, and a runner can stop looking.
+pub fn siblings_if_listed(sim: &dyn Simulation) -> Option<Siblings> {
+    let mut max = 0;
+    let mut keys = BTreeSet::new();
+    let mut listed = false;
+    for i in 0..sim.node_count() {
+        let Ok(node) = sim.inspect(NodeId(i)) else { continue };
+        let Some(list) = node["state"]["keys"].as_array() else { continue };
+        listed = true;
+        for k in list {
+            let count = k["siblings"].as_u64().unwrap_or(0) as usize;
+            if count > 1 {
+                max = max.max(count);
+                keys.insert(k["key"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    listed.then(|| Siblings { max, keys: keys.into_iter().collect() })
+}
+
+/// The narrowest and widest availability buckets a live view may ask for, and the most buckets
+/// one answer may hold: a page that asks for 1 µs buckets over an hour gets a clear error, not
+/// billions of buckets.
+pub const MIN_BUCKET_MS: f64 = 1.0;
+pub const MAX_BUCKET_MS: f64 = 3_600_000.0;
+pub const MAX_BUCKETS: u64 = 10_000;
+
+/// The linearizability checker's budget per key when a live view asks: a page must stay
+/// responsive, so a key that needs more steps is reported as undecided (`linearizable` null)
+/// rather than searched for seconds. `caplab run` uses the checker's default budget.
+pub const LIVE_CHECK_STEPS_PER_KEY: u64 = 2_000_000;
+
+/// Everything a page charts about a running simulation, at its current instant.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Live {
+    pub now_ms: f64,
+    /// The checker's verdict on the history so far (operations in flight count as `unknown`):
+    /// `null` when there is no operation or the checker gave up within its live budget.
+    pub linearizable: Option<bool>,
+    /// When not linearizable: the history indices of the checker's witness, every key's,
+    /// ascending (empty otherwise).
+    pub witness: Vec<usize>,
+    /// The history's measures, flattened into the same JSON object.
+    #[serde(flatten)]
+    pub measures: Metrics,
+    /// Siblings now: the most concurrent versions one node holds of one key (0: none).
+    pub siblings: usize,
+    /// The keys held as siblings now.
+    pub sibling_keys: Vec<String>,
+}
+
+/// The live measures of a simulation with availability buckets `bucket_ms` wide. Errors (a
+/// bucket width that is not a number of milliseconds from [`MIN_BUCKET_MS`] to
+/// [`MAX_BUCKET_MS`], or one that would make more than [`MAX_BUCKETS`] buckets) are sentences
+/// for a person.
+pub fn live(sim: &dyn Simulation, bucket_ms: f64) -> Result<Live, String> {
+    if !bucket_ms.is_finite() || !(MIN_BUCKET_MS..=MAX_BUCKET_MS).contains(&bucket_ms) {
+        return Err(format!(
+            "bucket_ms must be a number of milliseconds from {MIN_BUCKET_MS} to {MAX_BUCKET_MS}, not {bucket_ms}"
+        ));
+    }
+    let bucket_us = (bucket_ms * 1000.0).round() as u64;
+    let h = sim.history();
+    let last_invoke = h.entries().iter().map(|e| e.invoke_us).max().unwrap_or(0);
+    let buckets = last_invoke / bucket_us + 1;
+    if buckets > MAX_BUCKETS {
+        return Err(format!(
+            "{bucket_ms} ms buckets would make {buckets} buckets (at most {MAX_BUCKETS}): use at least {} ms",
+            last_invoke.div_ceil((MAX_BUCKETS - 1) * 1000).max(1)
+        ));
+    }
+    let m = of_history_with(h, bucket_us);
+    let (linearizable, witness) = if h.entries().is_empty() {
+        (None, Vec::new())
+    } else {
+        let verdict =
+            linearizability::check(h.entries(), &CheckOptions { max_steps_per_key: LIVE_CHECK_STEPS_PER_KEY });
+        let mut witness: Vec<usize> = verdict
+            .keys
+            .iter()
+            .flat_map(|(_, v)| match v {
+                KeyVerdict::NotLinearizable { witness } => witness.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        witness.sort_unstable();
+        (verdict.linearizable, witness)
+    };
+    let siblings = siblings(sim);
+    Ok(Live {
+        now_ms: sim.now().0 as f64 / 1000.0,
+        linearizable,
+        witness,
+        measures: m,
+        siblings: siblings.max,
+        sibling_keys: siblings.keys,
+    })
 }

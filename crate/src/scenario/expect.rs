@@ -3,6 +3,7 @@
 
 use super::Scenario;
 use crate::check::metrics;
+use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
 use crate::sim::ids::{ClientId, NodeId};
 use crate::workload::history::{OpKind, Outcome};
@@ -82,6 +83,25 @@ pub enum Expectation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<f64>,
     },
+    /// The time from the last `heal` until the protocol's `settled` check first held (the
+    /// summary's `converged_ms`, see `scenario::run`) is within `min` and `max` milliseconds (at
+    /// least one given). Fails when there was no heal or the run ended before it settled.
+    ConvergedMs {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
+}
+
+/// What only the whole run can tell, computed once by the runner for the expectations judged
+/// at its end (those judged mid-run get the default: nothing known).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RunFacts {
+    /// The checker's verdict on the history.
+    pub linearizable: Option<bool>,
+    /// The summary's `converged_ms`.
+    pub converged_ms: Option<f64>,
 }
 
 /// How one expectation fared.
@@ -120,9 +140,9 @@ impl Expectation {
             Expectation::Ops { min: Some(lo), max: Some(hi), .. } if lo > hi => {
                 Err(format!("min {lo} is above max {hi}"))
             }
-            Expectation::StaleReads { min: None, max: None } | Expectation::Availability { min: None, max: None } => {
-                Err("give min, max or both".into())
-            }
+            Expectation::StaleReads { min: None, max: None }
+            | Expectation::Availability { min: None, max: None }
+            | Expectation::ConvergedMs { min: None, max: None } => Err("give min, max or both".into()),
             Expectation::StaleReads { min: Some(lo), max: Some(hi) } if lo > hi => {
                 Err(format!("min {lo} is above max {hi}"))
             }
@@ -132,6 +152,19 @@ impl Expectation {
                         && !(0.0..=1.0).contains(b)
                     {
                         return Err(format!("{name} {b} is not a share from 0 to 1"));
+                    }
+                }
+                match (min, max) {
+                    (Some(lo), Some(hi)) if lo > hi => Err(format!("min {lo} is above max {hi}")),
+                    _ => Ok(()),
+                }
+            }
+            Expectation::ConvergedMs { min, max } => {
+                for (name, b) in [("min", min), ("max", max)] {
+                    if let Some(b) = b
+                        && (!b.is_finite() || *b < 0.0)
+                    {
+                        return Err(format!("{name} {b} is not a number of milliseconds"));
                     }
                 }
                 match (min, max) {
@@ -156,9 +189,9 @@ impl Expectation {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Judges the expectation against the simulation as it is now. `linearizable` is the
-    /// checker's verdict on the history, computed once by the caller.
-    pub fn judge(&self, sim: &dyn Simulation, linearizable: Option<bool>) -> ExpectResult {
+    /// Judges the expectation against the simulation as it is now, with what the caller knows
+    /// of the whole run.
+    pub fn judge(&self, sim: &dyn Simulation, facts: &RunFacts) -> ExpectResult {
         let (ok, detail) = match self {
             Expectation::NoViolations => {
                 let v = sim.violations();
@@ -172,7 +205,7 @@ impl Expectation {
                     None => (false, format!("{invariant} was never violated")),
                 }
             }
-            Expectation::Linearizable { value } => match linearizable {
+            Expectation::Linearizable { value } => match facts.linearizable {
                 Some(l) => (l == *value, format!("the history is {}linearizable", if l { "" } else { "not " })),
                 None => (false, "the checker could not decide within its budget".into()),
             },
@@ -264,6 +297,16 @@ impl Expectation {
                     ),
                 }
             }
+            Expectation::ConvergedMs { min, max } => match facts.converged_ms {
+                None if sim.applied_actions().iter().any(|a| a.action == Action::Heal) => {
+                    (false, "the run ended before the protocol settled after the last heal".into())
+                }
+                None => (false, "there was no heal".into()),
+                Some(ms) => (
+                    min.is_none_or(|lo| ms >= lo) && max.is_none_or(|hi| ms <= hi),
+                    format!("converged {ms} ms after the last heal"),
+                ),
+            },
         };
         ExpectResult { expect: self.describe(), ok, detail }
     }

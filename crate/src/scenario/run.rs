@@ -1,10 +1,15 @@
 //! Running a scenario from start to end, checking its expectations at their times, and the
 //! summary that `caplab run --json` prints.
+//!
+//! The run is advanced in steps of [`PROBE_US`] of virtual time, and after each the runner
+//! probes what only the course of the run can tell (convergence after a heal, siblings). Probing
+//! reads the simulation and changes nothing in it: the trace is the same as one long run.
 
 use super::Scenario;
-use super::expect::ExpectResult;
+use super::expect::{ExpectResult, RunFacts};
 use crate::check::{linearizability, metrics};
 use crate::protocols;
+use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
 use crate::sim::time::Time;
 use crate::workload::history::Outcome;
@@ -58,6 +63,22 @@ pub struct Summary {
     pub availability: Option<f64>,
     /// Nearest-rank percentiles of the latency of successful operations; `null` when none.
     pub latency_ms: Option<metrics::Latency>,
+    /// Virtual milliseconds from the last `heal` action applied until the protocol's `settled`
+    /// check (NWR: every running home replica of every key holds the same versions and no hint
+    /// waits for a running node; Raft: one leader that every running node follows) first held.
+    /// It is probed every [`PROBE_US`] of virtual time (on the grid 0, 10, 20, ... ms), so it
+    /// is the first probe at which the check held, minus the heal's time: an upper bound, less
+    /// than 10 ms above the true time. 0 when it already held at the heal. `null` when no heal
+    /// was applied or the run ended before the check held. A heal resets it; other faults after
+    /// the last heal do not.
+    pub converged_ms: Option<f64>,
+    /// Divergent versions: the most concurrent versions (siblings) one node held of one key at
+    /// any probe (every [`SIBLINGS_PROBE_US`], and at the end), 0 when no node ever held more
+    /// than one. The history records one value per read and cannot tell siblings apart, so
+    /// this is measured on the replicas (see `check::metrics`): NWR with vector clocks can keep
+    /// siblings, NWR with last-writer-wins and Raft never do. Siblings that live less than
+    /// 100 ms between two probes can be missed.
+    pub siblings: usize,
     pub expect: Vec<ExpectResult>,
     pub trace_hash: String,
 }
@@ -101,9 +122,89 @@ pub struct Run {
     pub trace: Vec<String>,
 }
 
+/// The interval of virtual time between two probes of the run (10 ms).
+pub const PROBE_US: u64 = 10_000;
+
+/// Siblings are looked for at every tenth probe: inspecting every node's whole state is the
+/// costly part of probing, and siblings, once made, last until a later write resolves them.
+pub const SIBLINGS_PROBE_US: u64 = 100_000;
+
+/// What the runner learns by looking at the simulation every [`PROBE_US`].
+struct Probe {
+    settled: fn(&dyn Simulation) -> Result<(), String>,
+    /// How many applied actions have been looked at for heals.
+    actions_seen: usize,
+    last_heal_us: Option<u64>,
+    /// When the settled check first held after the last heal.
+    settled_us: Option<u64>,
+    siblings: usize,
+    /// When to look for siblings next; `None` once the protocol showed it lists no keys.
+    next_siblings_us: Option<u64>,
+}
+
+impl Probe {
+    fn observe(&mut self, sim: &dyn Simulation) {
+        let actions = sim.applied_actions();
+        for a in &actions[self.actions_seen.min(actions.len())..] {
+            if a.action == Action::Heal {
+                self.last_heal_us = Some(a.at_us);
+                self.settled_us = None;
+            }
+        }
+        self.actions_seen = actions.len();
+        if self.last_heal_us.is_some() && self.settled_us.is_none() && (self.settled)(sim).is_ok() {
+            self.settled_us = Some(sim.now().0);
+        }
+        self.look_for_siblings(sim, false);
+    }
+
+    fn look_for_siblings(&mut self, sim: &dyn Simulation, at_end: bool) {
+        let now = sim.now().0;
+        let Some(next) = self.next_siblings_us else { return };
+        if now < next && !at_end {
+            return;
+        }
+        match metrics::siblings_if_listed(sim) {
+            Some(s) => {
+                self.siblings = self.siblings.max(s.max);
+                self.next_siblings_us = Some((now / SIBLINGS_PROBE_US + 1) * SIBLINGS_PROBE_US);
+            }
+            None => self.next_siblings_us = None,
+        }
+    }
+
+    /// Runs the simulation to `to`, probing at every multiple of [`PROBE_US`] on the way and
+    /// at `to`.
+    fn advance(&mut self, sim: &mut dyn Simulation, to: Time) {
+        loop {
+            let now = sim.now().0;
+            if now >= to.0 {
+                return;
+            }
+            let next = ((now / PROBE_US + 1) * PROBE_US).min(to.0);
+            sim.run_until(Time(next));
+            self.observe(sim);
+        }
+    }
+
+    fn converged_ms(&self) -> Option<f64> {
+        let (heal, settled) = (self.last_heal_us?, self.settled_us?);
+        Some(settled.saturating_sub(heal) as f64 / 1000.0)
+    }
+}
+
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::ScenarioError> {
     let mut sim = protocols::build(scenario, opts.seed)?;
     sim.set_recording(opts.record_trace);
+    let mut probe = Probe {
+        settled: protocols::info(&scenario.protocol)?.settled,
+        actions_seen: 0,
+        last_heal_us: None,
+        settled_us: None,
+        siblings: 0,
+        next_siblings_us: Some(0),
+    };
+    probe.observe(sim.as_ref());
     let end_ms = opts.until_ms.unwrap_or(scenario.duration_ms as f64);
     let end = Time(super::ms_to_us(end_ms));
     let mut trace = Vec::new();
@@ -117,11 +218,14 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
     timed.sort_by_key(|(i, t)| (*t, *i));
     let mut results: Vec<Option<ExpectResult>> = vec![None; scenario.expect.len()];
     for (i, t) in timed {
+        probe.advance(sim.as_mut(), Time(t));
         sim.run_until(Time(t));
         trace.extend(sim.take_events_json());
-        results[i] = Some(scenario.expect[i].judge(sim.as_ref(), None));
+        results[i] = Some(scenario.expect[i].judge(sim.as_ref(), &RunFacts::default()));
     }
+    probe.advance(sim.as_mut(), end);
     sim.run_until(end);
+    probe.look_for_siblings(sim.as_ref(), true);
     trace.extend(sim.take_events_json());
     let history = sim.history().entries();
     let linearizable = if history.is_empty() {
@@ -129,9 +233,10 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
     } else {
         linearizability::check(history, &linearizability::CheckOptions::default()).linearizable
     };
+    let facts = RunFacts { linearizable, converged_ms: probe.converged_ms() };
     for (i, e) in scenario.expect.iter().enumerate() {
         if results[i].is_none() {
-            results[i] = Some(e.judge(sim.as_ref(), linearizable));
+            results[i] = Some(e.judge(sim.as_ref(), &facts));
         }
     }
     let stats = sim.stats().clone();
@@ -166,6 +271,8 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
         stale_reads: m.stale_reads.len(),
         availability: m.availability.availability,
         latency_ms: m.latency_ms,
+        converged_ms: facts.converged_ms,
+        siblings: probe.siblings,
         expect: results.into_iter().flatten().collect(),
         trace_hash: sim.trace_hash(),
     };

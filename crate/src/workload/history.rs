@@ -78,6 +78,19 @@ pub struct History {
     entries: Vec<HistoryEntry>,
     /// Indices into `entries` of operations that have not returned yet.
     open: Vec<usize>,
+    /// When the client gave up on each `unknown` operation (index, µs). The format leaves
+    /// their return time null (they may still take effect); a page drawing the history still
+    /// wants to know when the client stopped waiting.
+    gave_up: Vec<(usize, u64)>,
+}
+
+/// The history as a page draws it live: the entries in the shared format, which of them are
+/// still in flight, and when the client gave up on each `unknown` one.
+#[derive(Serialize)]
+pub struct LiveHistory<'a> {
+    pub entries: &'a [HistoryEntry],
+    pub open: &'a [usize],
+    pub gave_up_us: &'a [(usize, u64)],
 }
 
 impl History {
@@ -105,6 +118,8 @@ impl History {
         e.outcome = outcome;
         if outcome != Outcome::Unknown {
             e.return_us = Some(return_us);
+        } else {
+            self.gave_up.push((index, return_us));
         }
         if e.op == HistoryOp::Get {
             e.value = if outcome == Outcome::Ok { read } else { None };
@@ -126,6 +141,10 @@ impl History {
 
     pub fn in_flight(&self) -> usize {
         self.open.len()
+    }
+
+    pub fn live(&self) -> LiveHistory<'_> {
+        LiveHistory { entries: &self.entries, open: &self.open, gave_up_us: &self.gave_up }
     }
 
     pub fn to_json(&self) -> String {
