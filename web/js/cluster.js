@@ -230,8 +230,10 @@ export class ClusterView {
       node.timers = timers?.[v.id];
       setAttr(node.g, 'data-role', v.role);
       setAttr(node.g, 'data-term', v.term);
-      setText(node.term, t('node.term', { term: v.term }));
-      setAttr(node.g, 'aria-label', `${v.id}: ${t(`role.${v.role}`)}, ${t('node.term', { term: v.term })}`);
+      // A leaderless protocol (NWR) has no term to show.
+      const term = this.module.leaderless ? '' : t('node.term', { term: v.term });
+      setText(node.term, term);
+      setAttr(node.g, 'aria-label', `${v.id}: ${t(`role.${v.role}`)}${term ? `, ${term}` : ''}`);
       const pill = v.role === 'follower' ? '' : t(`role.${v.role}`);
       if (node.pillText !== pill) {
         node.pillText = pill;

@@ -18,6 +18,11 @@ export function describeAction(a) {
       return t('act.network', { detail: JSON.stringify({ latency_ms: a.latency_ms, drop: a.drop, duplicate: a.duplicate }) });
     case 'note': return pick(a.text);
     case 'drop': return t('act.drop', { message: a.message });
+    case 'configure': {
+      // {"w": 3, "mode": "strict"} → "w=3, mode=strict"
+      const detail = Object.entries(a.params ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
+      return t('act.configure', { detail });
+    }
     default:
       // An action this page does not know (from a hand-edited link) is named as it came.
       if (!has(`act.${a.action}`)) return String(a.action);

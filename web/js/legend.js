@@ -10,6 +10,7 @@ const ROLE_STYLE = {
   leader: 'fill: var(--leader); stroke: var(--leader)',
   candidate: 'fill: var(--candidate); stroke: var(--candidate)',
   follower: 'fill: var(--follower); stroke: var(--follower-stroke)',
+  replica: 'fill: var(--follower); stroke: var(--follower-stroke)',
   crashed: 'fill: var(--crashed); stroke: var(--crashed)',
   paused: 'fill: var(--paused); stroke: var(--paused-stroke)',
 };

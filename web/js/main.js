@@ -190,12 +190,13 @@ class App {
     this.inline = inline;
     this.module = protocolModule(session.protocol);
     if (this.partition.grouping) this.partition.stopGrouping();
-    this.cluster.setup(session, this.module, { t, scenario: session.scenario });
+    this.cluster.setup(session, this.module, { t, scenario: session.scenario, session });
     this.events.setup(session);
     this.history.invalidate();
     this.invariants.invalidate();
     this.inspector.invalidate();
     $('#protocol-tab').hidden = !this.module.panel;
+    $('[data-action="isolate-leader"]').hidden = Boolean(this.module.leaderless);
     if (!this.module.panel && this.tab === 'protocol') this.showTab('inspector');
     this.tour.setup(session.scenario, tour ?? Boolean(session.scenario.tour));
     this.bridge.reset();
@@ -254,7 +255,7 @@ class App {
     $('#scenario-desc').textContent = pick(sc.description);
     document.title = `${pick(sc.title) || sc.name} · CAPlab`;
     if (this.module.panel) $('#protocol-tab').textContent = t(this.module.panel.titleKey);
-    buildLegend($('#legend .legend-body'), this.module, ROLES);
+    buildLegend($('#legend .legend-body'), this.module, this.module.roles ?? ROLES);
     $('.history-legend').replaceChildren(...historyLegend());
     fillHelp();
     this.tour.renderKey = null;

@@ -19,7 +19,7 @@ function requestForm(app, { node, client }) {
   op.addEventListener('change', () => { value.disabled = op.value === 'get'; });
   const send = h('button', { type: 'submit', class: 'btn primary', 'data-menu': 'send-request', text: t('menu.send') });
   const form = h('form', { class: 'req-form' }, [
-    h('div', { class: 'menu-heading', text: node ? t('menu.requestTo', { node }) : t('menu.requestLeader') }),
+    h('div', { class: 'menu-heading', text: node ? t('menu.requestTo', { node }) : t(app.module.menuKeys?.requestAny ?? 'menu.requestLeader') }),
     h('div', { class: 'req-row' }, [client ? null : pickClient, op, key, h('span', { text: '=' }), value, send]),
   ]);
   form.addEventListener('submit', (e) => {
@@ -47,7 +47,7 @@ export function nodeMenuItems(app, id, view) {
     paused
       ? { id: 'resume', label: t('menu.resume'), run: act('resume') }
       : { id: 'pause', label: t('menu.pause'), hint: t('menu.pauseHint'), disabled: crashed, run: act('pause') },
-    { id: 'timeout', label: t('menu.timeout'), hint: t('menu.timeoutHint'), disabled: crashed || paused, run: act('timeout') },
+    { id: 'timeout', label: t(app.module.menuKeys?.timeout ?? 'menu.timeout'), hint: t(app.module.menuKeys?.timeoutHint ?? 'menu.timeoutHint'), disabled: crashed || paused, run: act('timeout') },
     { id: 'isolate', label: t('menu.isolate'), hint: t('menu.isolateHint'), run: () => app.act({ action: 'isolate', node: id }) },
     'separator',
     { element: requestForm(app, { node: id }) },

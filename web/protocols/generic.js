@@ -17,7 +17,7 @@ export function clientStyle(m) {
   if (m.label === 'Request') return { kind: 'client', shape: 'diamond', hollow: false };
   if (m.label === 'Response') {
     const reply = m.msg?.reply?.reply;
-    return { kind: 'client', shape: 'diamond', hollow: true, denied: reply && reply !== 'ok' };
+    return { kind: 'client', shape: 'diamond', hollow: true, denied: Boolean(reply) && reply !== 'done' };
   }
   return null;
 }

@@ -5,8 +5,9 @@
 
 import generic from './generic.js';
 import raft from './raft.js';
+import nwr from './nwr.js';
 
-const MODULES = { raft };
+const MODULES = { raft, nwr };
 
 export function protocolModule(name) {
   return { ...generic, ...(MODULES[name] ?? {}), name };

@@ -29,7 +29,7 @@ export class Inspector {
       if (this.key === 'none') return;
       this.key = 'none';
       this.title.textContent = t('inspector.title');
-      this.body.replaceChildren(h('p', { class: 'hint', text: t('inspector.pick') }));
+      this.body.replaceChildren(h('p', { class: 'hint', text: t(module.pickKey ?? 'inspector.pick') }));
       return;
     }
     const key = `${this.node}|${session.steps}|${session.version}`;
