@@ -12,7 +12,7 @@ CAPLAB := target/release/caplab
 PORT ?= 8000
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup setup-rust setup-browser setup-npm build wasm serve dist test test-rust test-scenarios test-web fuzz bench clean
+.PHONY: setup setup-rust setup-browser setup-npm vendor build wasm serve dist test test-rust test-scenarios test-web fuzz bench clean
 
 setup: setup-rust setup-browser setup-npm
 
@@ -35,6 +35,13 @@ setup-npm:
 	  cd web && npm ci --no-audit --no-fund; \
 	fi
 
+# Chart library for the CAP lab, installed by npm from the lock file and copied beside the page
+# (web/vendor/ is generated, like web/pkg/).
+vendor: setup-npm
+	@mkdir -p web/vendor
+	@cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css web/vendor/
+	@cp web/node_modules/uplot/LICENSE web/vendor/uPlot.LICENSE
+
 build: setup-rust
 	cargo build --release -p caplab
 
@@ -42,14 +49,14 @@ wasm: setup-rust
 	cargo build --release --target wasm32-unknown-unknown -p caplab --lib
 	wasm-bindgen --target web --out-dir web/pkg $(WASM)
 
-serve: wasm
+serve: wasm vendor
 	@echo "CAPlab on http://127.0.0.1:$(PORT)"
 	node web/tests/server.mjs --root web --port $(PORT)
 
 # A self-contained copy of the page for any static host or course site.
-dist: wasm
+dist: wasm vendor
 	rm -rf dist && mkdir -p dist
-	cp -r web/index.html web/*.css web/js web/i18n web/protocols web/pkg dist/
+	cp -r web/index.html web/cap.html web/*.css web/js web/i18n web/protocols web/pkg web/vendor dist/
 	rm -f dist/pkg/.gitignore
 	@echo "wrote dist/"
 
@@ -66,13 +73,13 @@ test-scenarios: build
 	$(CAPLAB) fuzz raft --seeds 1000
 
 # The browser tests compare the page's trace hashes with the native CLI's.
-test-web: build wasm setup-browser setup-npm
+test-web: build wasm vendor setup-browser setup-npm
 	cd web && node --test --test-concurrency=1 tests/
 
 fuzz: build
 	$(CAPLAB) fuzz raft --seeds $${SEEDS:-1000} --start $${START:-0}
 
-bench: build wasm setup-browser setup-npm
+bench: build wasm vendor setup-browser setup-npm
 	$(CAPLAB) bench
 	cd web && node bench/run.mjs
 

@@ -1,6 +1,7 @@
 // `make bench`, the browser half: simulated events per second in wasm inside headless Chromium
 // for the same scenario the native `caplab bench` runs, their ratio, the weight of the wasm and
-// of the whole page, and the page's frame time while playing a 9-node Raft cluster at 10x.
+// of the whole page, and the page's frame time while playing a 9-node Raft cluster at 10x and
+// while playing the CAP lab's split view.
 // It prints numbers; nothing here passes or fails.
 
 import { execFileSync } from 'node:child_process';
@@ -26,6 +27,7 @@ function pageFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (['tests', 'bench', 'node_modules', 'examples'].includes(name)) return [];
+    if (name.endsWith('.LICENSE')) return [];
     if (statSync(path).isDirectory()) return pageFiles(path);
     return /\.(html|css|js|wasm)$/.test(name) && !name.endsWith('.d.ts') ? [path] : [];
   });
@@ -66,6 +68,29 @@ async function shareLinkLengths(browser, url) {
   });
 }
 
+/** The CAP lab's split view playing cap-split at 1x from 0 to 4 s (through the partition at
+ * 2 s): script time per frame, both sides drawn, the checker run four times a second. */
+async function splitViewFrames(browser, url) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  await page.goto(`${url}/cap.html?scenario=cap-split&tour=0`);
+  await page.waitForFunction(() => window.caplab?.ready === true);
+  await page.locator('#speed').fill('10');
+  const times = await page.evaluate(async () => {
+    const lab = window.caplab.lab;
+    const out = [];
+    const frame = lab.frame.bind(lab);
+    lab.frame = (ts) => { const t0 = performance.now(); frame(ts); if (lab.playing) out.push(performance.now() - t0); };
+    lab.play();
+    await new Promise((ok) => setTimeout(ok, 4000));
+    lab.pause();
+    lab.frame = frame;
+    return out.sort((a, b) => a - b);
+  });
+  await context.close();
+  return { count: times.length, median: times[times.length >> 1], p95: times[Math.floor(times.length * 0.95)], max: times.at(-1) };
+}
+
 const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KB`;
 
 const t = { after: (fn) => process.on('beforeExit', fn) };
@@ -96,6 +121,8 @@ try {
   const frames = { count: times.length, median: times[times.length >> 1], p95: times[Math.floor(times.length * 0.95)] };
 
 
+  const split = await splitViewFrames(browser, url);
+
   const links = await shareLinkLengths(browser, url);
 
   const wasmFile = readFileSync(join(WEB, 'pkg/caplab_bg.wasm'));
@@ -111,6 +138,7 @@ try {
   console.log(`page weight (${files.length} files)         ${kb(raw)} raw, ${kb(gz)} gzipped`);
   for (const [what, n] of links) console.log(`share link, ${what.padEnd(19)} ${n} characters`);
   console.log(`frame time, 9 nodes at 10x     median ${frames.median.toFixed(2)} ms, p95 ${frames.p95.toFixed(2)} ms of script per frame (${frames.count} frames)`);
+  console.log(`frame time, CAP split view 1x  median ${split.median.toFixed(2)} ms, p95 ${split.p95.toFixed(2)} ms, max ${split.max.toFixed(2)} ms of script per frame (${split.count} frames)`);
 } finally {
   await browser.close();
   process.exit(0);

@@ -41,9 +41,13 @@ export function fillLibrary(root, scenarios, current, onPick) {
     for (const sc of list) {
       const tags = [t('lib.nodes', { n: sc.nodes })];
       if (sc.tour) tags.unshift(t('lib.tour', { n: sc.steps }));
+      // A comparison of two systems opens in the CAP lab, which shows both sides.
+      const compare = sc.sides?.length === 2;
+      if (compare) tags.unshift(t('lib.compare'));
       grid.append(h('button', {
         type: 'button', class: `library-card${sc.name === current ? ' current' : ''}`, 'data-scenario': sc.name,
-        onclick: () => onPick(sc.name),
+        'data-compare': compare ? '' : null,
+        onclick: () => (compare ? location.assign(`./cap.html?scenario=${encodeURIComponent(sc.name)}`) : onPick(sc.name)),
       }, [
         h('span', { class: 'library-title', text: pick(sc.title) || sc.name }),
         h('span', { class: 'library-desc', text: pick(sc.description) }),

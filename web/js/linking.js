@@ -67,6 +67,7 @@ export const Linking = {
   /** Builds the session a run describes: the scenario, the seed, each action at its time, then
    * the clock at `t`. Throws with what went wrong; nothing on the page changes until it works. */
   replay(run) {
+    if (run.a.some((entry) => entry.length === 3)) throw new LinkError(t('err.linkSided'));
     const built = this.build({ name: run.s, inline: run.sc ? JSON.stringify(run.sc) : null, seed: run.seed ?? null, nodes: run.n ?? null });
     const s = built.session;
     try {

@@ -28,14 +28,15 @@ export async function setup(t) {
   return { browser, url };
 }
 
-/** Opens the page with a query string and waits until the simulator is ready. */
-export async function openPage(browser, url, query = '', { viewport = { width: 1280, height: 720 }, locale = 'en-US' } = {}) {
+/** Opens the page (`file`: index.html, or cap.html for the CAP lab) with a query string and
+ * waits until the simulator is ready. */
+export async function openPage(browser, url, query = '', { viewport = { width: 1280, height: 720 }, locale = 'en-US', file = 'index.html' } = {}) {
   const context = await browser.newContext({ viewport, locale });
   const page = await context.newPage();
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.goto(`${url}/index.html${query}`);
+  await page.goto(`${url}/${file}${query}`);
   await page.waitForFunction(() => window.caplab?.ready === true);
   return { page, errors, context };
 }

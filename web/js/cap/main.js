@@ -1,0 +1,474 @@
+// The CAP lab: two systems side by side (the scenario's `compare` sides, a CP store on the left
+// and an AP store on the right), the same nodes, clients, seed, workload and timeline, and one
+// set of network controls that acts on both at the same virtual instant. Each side is a
+// Session (the playground's time travel), kept in lockstep: play, seek and every action move
+// both. `window.caplab` is the hook browser tests drive.
+
+import init, { Playground } from '../../pkg/caplab.js';
+import { $, $$, setAttr, setText } from '../dom.js';
+import { detectLang, lang, onLangChange, pick, setLang, t } from '../i18n.js';
+import { Session, StepBudget } from '../session.js';
+import { SPEEDS, speedLabel } from '../controls.js';
+import { Tour } from '../tour.js';
+import { parseSeed, randomSeed } from '../scenario.js';
+import { MAX_REPLAY_STEPS, encodeRun, readLink } from '../share.js';
+import { describeAction } from '../describe.js';
+import { SideView } from './side.js';
+import { Controls } from './controls.js';
+import { explain } from './explain.js';
+
+const DEFAULT = 'cap-split';
+const DEFAULT_SPEED = 7;
+/** How often, at most, the checker runs while playing (ms of wall clock). */
+const MEASURE_MS = 250;
+
+class CapLab {
+  constructor() {
+    this.params = new URLSearchParams(location.search);
+    this.playing = false;
+    this.shared = {};
+    const onJump = (ms) => { this.pause(); this.seek(ms); };
+    const sides = $('.cap-sides');
+    for (const i of [0, 1]) {
+      const root = $('#side-template').content.firstElementChild.cloneNode(true);
+      root.dataset.side = String(i);
+      root.dataset.testid = `side-${i}`;
+      $('.stats', root).dataset.testid = `stats-${i}`;
+      $('.timeline', root).dataset.testid = `timeline-${i}`;
+      sides.append(root);
+    }
+    this.views = $$('.cap-side').map((root, i) => new SideView(root, i, this.shared, {
+      onJump, onNode: (id) => this.status(t('cap.nodeHint', { id })),
+    }));
+    this.controls = new Controls($('#cap-tools'), { act: (a, side) => this.act(a, side) });
+    this.tour = new Tour($('#tour'), {
+      seek: (ms) => { this.pause(); this.seek(ms); },
+      onChange: () => this.renderNow(),
+    });
+    this.speed = $('#speed');
+    this.speed.max = String(SPEEDS.length - 1);
+    const saved = localStorage.getItem('caplab.capSpeed');
+    this.speed.value = saved !== null && SPEEDS[Number(saved)] ? saved : String(DEFAULT_SPEED);
+    this.wire();
+  }
+
+  get factor() { return SPEEDS[Number(this.speed.value)] ?? SPEEDS[DEFAULT_SPEED]; }
+  get sessions() { return this.views.map((v) => v.session); }
+  /** The left side's session: both share the clock, the script and the notes. */
+  get lead() { return this.views[0].session; }
+
+  wire() {
+    $('#scenario-select').addEventListener('change', (e) => this.load({ name: e.target.value }));
+    const seed = $('#seed-input');
+    seed.addEventListener('change', () => this.restart(seed.value));
+    seed.addEventListener('keydown', (e) => { if (e.key === 'Enter') seed.blur(); });
+    $('[data-action="restart"]').addEventListener('click', () => this.restart(this.lead.seed));
+    $('[data-action="new-seed"]').addEventListener('click', () => this.restart(randomSeed()));
+    $('#lang-select').addEventListener('change', (e) => { this.langInUrl = true; setLang(e.target.value); });
+    $('[data-action="theme"]').addEventListener('click', () => this.setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
+    $('[data-action="dismiss-alert"]').addEventListener('click', () => this.error(''));
+    $('[data-action="copy-link"]').addEventListener('click', () => this.share());
+    $('[data-action="play"]').addEventListener('click', () => this.play());
+    $('[data-action="pause"]').addEventListener('click', () => this.pause());
+    $('[data-action="step"]').addEventListener('click', () => { this.pause(); this.seek(Math.floor(this.lead.now) + 10); });
+    $('#time').addEventListener('input', (e) => { this.pause(); this.seek(Number(e.target.value)); });
+    this.speed.addEventListener('input', () => {
+      this.speedChanged();
+      try { localStorage.setItem('caplab.capSpeed', this.speed.value); } catch { /* not remembered */ }
+    });
+    $('#scenario-desc').addEventListener('click', (e) => e.currentTarget.classList.toggle('open'));
+    document.addEventListener('keydown', (e) => {
+      if (e.target.closest('input, select, textarea')) return;
+      if (e.key === ' ') { e.preventDefault(); if (this.playing) this.pause(); else this.play(); }
+      if (e.key === 'h') this.act({ action: 'heal' });
+    });
+    onLangChange(() => this.relabel());
+    this.speedChanged();
+  }
+
+  speedChanged() {
+    setText($('#speed-label'), speedLabel(this.factor));
+  }
+
+  async start() {
+    const theme = localStorage.getItem('caplab.theme') ?? (matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light');
+    this.setTheme(theme, false);
+    this.langInUrl = this.params.has('lang');
+    setLang(detectLang(this.params));
+    await init();
+    this.scenarios = JSON.parse(Playground.scenarios()).filter((s) => s.sides.length === 2);
+    this.fillPicker();
+    const problem = await this.openLink();
+    if (problem) {
+      this.load({ name: DEFAULT }, true);
+      this.error(t('err.link', { msg: problem.replace(/[.。]\s*$/, '') }));
+    }
+    requestAnimationFrame((ts) => this.frame(ts));
+    window.caplab.ready = true;
+  }
+
+  fillPicker() {
+    const select = $('#scenario-select');
+    select.replaceChildren(...this.scenarios.map((s) => {
+      const o = document.createElement('option');
+      o.value = s.name;
+      o.textContent = pick(s.title);
+      return o;
+    }));
+  }
+
+  /** Opens what the address asks for; returns null or what was wrong with the link. */
+  async openLink() {
+    const p = this.params;
+    let run;
+    try {
+      run = await readLink(location.href, p);
+    } catch (e) {
+      return e.message ?? String(e);
+    }
+    if (!run) {
+      let seed = null;
+      if (p.has('seed')) {
+        seed = parseSeed(p.get('seed'));
+        if (seed === null) return t('err.seed', { seed: p.get('seed') });
+      }
+      const name = p.get('scenario') ?? DEFAULT;
+      if (!this.scenarios.some((s) => s.name === name)) return t('cap.errNotCompare', { name });
+      if (p.has('nodes')) return t('cap.errNodes');
+      run = { s: name, seed: seed ?? undefined, a: [] };
+      if (p.has('t')) run.t = Number(p.get('t'));
+    }
+    if (run.n !== undefined) return t('cap.errNodes');
+    try {
+      this.install(this.replay(run), { tour: p.has('tour') ? !['0', 'false', 'no'].includes(p.get('tour')) : undefined });
+    } catch (e) {
+      return e.message ?? String(e);
+    }
+    return null;
+  }
+
+  /** Both sides' sessions for a scenario; throws with a message, changing nothing. */
+  build({ name, inline = null, seed = null }) {
+    const source = inline ?? name;
+    let scenario;
+    const sessions = [];
+    try {
+      scenario = JSON.parse(new Playground(source).scenarioJson());
+      if ((scenario.compare ?? []).length !== 2) throw new Error(t('cap.errNotCompare', { name: scenario.name }));
+      for (const side of scenario.compare) sessions.push(new Session(Playground, Playground.sideJson(source, side.name), seed));
+    } catch (e) {
+      for (const s of sessions) s.free();
+      throw new Error(t('err.load', { msg: e.message ?? String(e) }));
+    }
+    return { scenario, sessions, name: scenario.name, inline: inline !== null ? source : null };
+  }
+
+  /** Replays a run: each action at its time on both sides, or on one (`[at_us, action, side]`). */
+  replay(run) {
+    const built = this.build({ name: run.s, inline: run.sc ? JSON.stringify(run.sc) : null, seed: run.seed ?? null });
+    try {
+      run.a.forEach(([atUs, action, side], i) => {
+        const targets = side === undefined ? built.sessions : [built.sessions[side]];
+        if (!targets[0]) throw new Error(t('err.linkAction', { i: i + 1, ms: atUs / 1000, action: String(action.action), msg: t('cap.errSide', { side }) }));
+        for (const s of built.sessions) s.seek(atUs / 1000, MAX_REPLAY_STEPS);
+        try {
+          this.applyTo(targets, JSON.stringify(action));
+        } catch (e) {
+          throw new Error(t('err.linkAction', { i: i + 1, ms: atUs / 1000, action: safeDescribe(action), msg: e.message ?? String(e) }));
+        }
+      });
+      for (const s of built.sessions) s.seek(run.t ?? 0, MAX_REPLAY_STEPS);
+    } catch (e) {
+      for (const s of built.sessions) s.free();
+      if (e instanceof StepBudget) throw new Error(t('err.linkBudget', { n: e.steps.toLocaleString('en') }));
+      throw e;
+    }
+    return built;
+  }
+
+  install({ scenario, sessions, name, inline }, { tour, keepAlert = false } = {}) {
+    this.pause();
+    for (const v of this.views) v.session?.free();
+    this.scenario = scenario;
+    this.name = name;
+    this.inline = inline;
+    sessions.forEach((s, i) => this.views[i].setup(s, scenario.compare[i]));
+    this.controls.setup(scenario, sessions);
+    this.tour.setup(sessions[0].scenario, tour ?? Boolean(scenario.tour));
+    $('#scenario-select').value = name;
+    $('#seed-input').value = String(sessions[0].seed);
+    if (!keepAlert) this.error('');
+    this.relabel();
+    this.updateUrl();
+    this.renderNow(true);
+  }
+
+  load(what, keepAlert = false) {
+    try {
+      this.install(this.build(what), { tour: what.tour, keepAlert });
+      return true;
+    } catch (e) {
+      this.error(e.message ?? String(e));
+      if (this.name) $('#scenario-select').value = this.name;
+      return false;
+    }
+  }
+
+  restart(value) {
+    const seed = parseSeed(value);
+    if (seed === null) {
+      this.error(t('err.seed', { seed: String(value) }));
+      $('#seed-input').value = String(this.lead.seed);
+      return;
+    }
+    this.load({ name: this.name, inline: this.inline, seed, tour: this.tour.active });
+  }
+
+  /** Applies an action on both sides (or on `side` only) at the current instant. It is tried
+   * on copies of every side first, so a refusal on one side changes neither. */
+  act(action, side = null) {
+    const json = JSON.stringify(action);
+    const targets = side === null ? this.sessions : [this.sessions[side]];
+    try {
+      for (const s of this.sessions) s.settle();
+      this.applyTo(targets, json);
+    } catch (e) {
+      this.error(t('err.action', { action: safeDescribe(action), msg: e.message ?? String(e) }));
+      this.renderNow(true);
+      return false;
+    }
+    this.error('');
+    this.status(t('ui.done', { ms: this.lead.now.toFixed(1), action: describeAction(action) }));
+    this.updateUrl();
+    this.renderNow(true);
+    return true;
+  }
+
+  applyTo(targets, json) {
+    for (const s of targets) {
+      const trial = s.pg.snapshot();
+      try { trial.apply(json); } finally { trial.free(); }
+    }
+    for (const s of targets) s.apply(json);
+  }
+
+  /** The user's actions as a link carries them: shared ones once, one side's with its index. */
+  userActions() {
+    const lists = this.sessions.map((s) => s.userActions());
+    const key = (a) => `${a.at_us}|${JSON.stringify(a.action)}`;
+    const out = [];
+    let [i, j] = [0, 0];
+    const [a, b] = lists;
+    while (i < a.length || j < b.length) {
+      if (i < a.length && j < b.length && key(a[i]) === key(b[j])) { out.push([a[i].at_us, a[i].action]); i++; j++; }
+      else if (j >= b.length || (i < a.length && a[i].at_us <= b[j].at_us)) { out.push([a[i].at_us, a[i].action, 0]); i++; }
+      else { out.push([b[j].at_us, b[j].action, 1]); j++; }
+    }
+    return out;
+  }
+
+  async shareLink() {
+    const url = new URL(location.href.split('?')[0]);
+    const actions = this.userActions();
+    if (!actions.length && !this.inline) {
+      url.searchParams.set('scenario', this.name);
+      url.searchParams.set('seed', String(this.lead.seed));
+      url.searchParams.set('t', String(Math.round(this.lead.now)));
+    } else {
+      const run = { v: 1, seed: this.lead.seed, a: actions, t: Math.round(this.lead.now * 1000) / 1000 };
+      if (this.inline) run.sc = JSON.parse(this.inline);
+      else run.s = this.name;
+      url.searchParams.set('run', await encodeRun(run));
+    }
+    if (this.langInUrl) url.searchParams.set('lang', lang());
+    return url.toString();
+  }
+
+  async updateUrl() {
+    const link = await this.shareLink();
+    history.replaceState(null, '', link);
+  }
+
+  async share() {
+    const link = await this.shareLink();
+    const a = $('[data-testid="share-url"]');
+    a.href = link;
+    a.textContent = link;
+    a.parentElement.hidden = false;
+    try {
+      await navigator.clipboard.writeText(link);
+      this.status(t('share.copied'));
+    } catch {
+      this.status(t('share.copyByHand'));
+    }
+  }
+
+  setTheme(theme, rebuild = true) {
+    document.documentElement.dataset.theme = theme;
+    try { localStorage.setItem('caplab.theme', theme); } catch { /* not remembered */ }
+    // The charts draw on canvas with colours read once: rebuild them in the new theme.
+    if (rebuild) for (const v of this.views) v.relabel();
+    this.renderNow(true);
+  }
+
+  relabel() {
+    if (!this.scenario) return;
+    setText($('#scenario-title'), pick(this.scenario.title));
+    setText($('#scenario-desc'), pick(this.scenario.description));
+    document.title = `CAPlab · ${pick(this.scenario.title)}`;
+    this.fillPicker();
+    $('#scenario-select').value = this.name;
+    $('#lang-select').value = lang();
+    for (const v of this.views) v.relabel();
+    this.controls.relabel();
+    this.renderNow(true);
+  }
+
+  error(message) {
+    setText($('#alert'), message);
+    $('.alert-box').classList.toggle('shown', Boolean(message));
+  }
+
+  status(message) {
+    setText($('#status'), message);
+  }
+
+  play() {
+    if (this.playing) return;
+    if (this.lead.now >= this.lead.duration) this.status('');
+    this.playing = true;
+    this.lastTs = null;
+    this.renderNow();
+  }
+
+  pause() {
+    if (!this.playing) return;
+    this.playing = false;
+    this.renderNow(true);
+  }
+
+  seek(ms) {
+    if (!Number.isFinite(ms)) return;
+    for (const s of this.sessions) s.seek(Math.max(0, ms));
+    this.renderNow(true);
+  }
+
+  frame(ts) {
+    requestAnimationFrame((next) => this.frame(next));
+    if (!this.lead) return;
+    const began = performance.now();
+    if (this.playing) {
+      const dt = this.lastTs === null ? 0 : Math.min(100, ts - this.lastTs);
+      const before = this.lead.now;
+      const duration = this.lead.duration;
+      let target = before + dt * this.factor;
+      if (before < duration && target >= duration) target = duration;
+      const stop = this.tour.pauseBetween(before, target);
+      if (stop !== null) target = stop;
+      for (const s of this.sessions) s.seek(target);
+      if (stop !== null) { this.playing = false; this.status(t('tour.paused')); this.forceMeasure = true; }
+      if (before < duration && this.lead.now >= duration) {
+        this.playing = false;
+        this.status(t('ui.endReached', { ms: duration }));
+        this.forceMeasure = true;
+      }
+      this.dirty = true;
+    }
+    this.lastTs = ts;
+    if (this.dirty) this.render(ts);
+    this.frameMs = performance.now() - began;
+  }
+
+  renderNow(measure = false) {
+    this.dirty = true;
+    if (measure) this.forceMeasure = true;
+    if (this.lead) this.render(performance.now());
+  }
+
+  render(ts) {
+    this.dirty = false;
+    const lead = this.lead;
+    for (const v of this.views) v.drawCluster(this.playing, ts);
+    if (this.forceMeasure || !this.playing || ts - (this.lastMeasure ?? 0) > MEASURE_MS) {
+      const key = this.sessions.map((s) => `${s.steps}|${s.version}`).join('/');
+      if (this.forceMeasure || key !== this.measuredKey) {
+        this.forceMeasure = false;
+        this.measuredKey = key;
+        this.lastMeasure = ts;
+        const stats = this.views.map((v) => v.measure());
+        // Shared y scales: the larger of the two sides.
+        for (const id of ['ops', 'anomalies', 'latency']) {
+          this.shared[id] = Math.max(0, ...stats.flatMap((st) => st.charts[id].slice(1).flat().filter(Number.isFinite)));
+        }
+        for (const v of this.views) v.drawStats();
+        const body = $('.explain-body');
+        body.replaceChildren(...explain(this.views, lead.now));
+      }
+    }
+    this.renderTransport();
+    this.updateNote();
+    this.tour.render(lead);
+    this.controls.render(this.sessions);
+    document.body.classList.toggle('playing', this.playing);
+  }
+
+  renderTransport() {
+    const s = this.lead;
+    setText($('#clock'), Math.floor(s.now));
+    setText($('#end-label'), Math.round(s.end));
+    const slider = $('#time');
+    setAttr(slider, 'max', Math.ceil(s.end));
+    if (document.activeElement !== slider) slider.value = String(Math.floor(s.now));
+    this.sessions.forEach((x, i) => setText($(`#trace-hash-${i}`), x.pg.traceHash()));
+    setAttr($('[data-action="play"]'), 'aria-pressed', this.playing);
+    setAttr($('[data-action="pause"]'), 'aria-pressed', !this.playing);
+  }
+
+  updateNote() {
+    const s = this.lead;
+    const note = s.currentNote();
+    const text = note ? s.notes.filter((e) => e.at_us === note.at_us && e.step <= s.steps).map((e) => pick(e.text)).join(' ') : '';
+    const el = $('#note');
+    setText(el, text);
+    el.dataset.at = note ? String(Math.round(note.at_us / 1000)) : '';
+    el.hidden = !text;
+  }
+
+  /** What tests and a host page can read. */
+  publicState() {
+    return {
+      scenario: this.name,
+      seed: this.lead?.seed,
+      now: this.lead?.now,
+      playing: this.playing,
+      sides: this.views.map((v) => ({
+        name: v.side?.name, protocol: v.session?.protocol, hash: v.session?.pg.traceHash(), steps: v.session?.steps,
+        stats: v.stats && {
+          availability: v.stats.availability, minority: v.stats.sides.minority.pct, majority: v.stats.sides.majority.pct,
+          stale: v.stats.stale.size, linearizable: v.stats.linearizable, witness: v.stats.witness.size, ops: v.stats.ops,
+        },
+      })),
+      frameMs: this.frameMs,
+    };
+  }
+}
+
+function safeDescribe(a) {
+  try { return describeAction(a); } catch { return String(a?.action ?? '?'); }
+}
+
+const lab = new CapLab();
+window.caplab = {
+  ready: false,
+  lab,
+  state: () => lab.publicState(),
+  seek: (ms) => lab.seek(ms),
+  act: (action, side = null) => lab.act(action, side),
+  play: () => lab.play(),
+  pause: () => lab.pause(),
+  shareLink: () => lab.shareLink(),
+};
+lab.start().catch((e) => {
+  console.error(e);
+  lab.error(t('cap.errStart', { msg: e.message ?? String(e) }));
+});

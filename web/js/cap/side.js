@@ -1,0 +1,165 @@
+// One side of the CAP lab: its run (a Session with time travel), the cluster drawn as in the
+// playground, the figures that matter for CAP (availability overall and per side of the
+// partition, stale reads, the linearizability verdict, latency), the charts and the client
+// timeline. Test hooks on the stats box: data-availability, data-minority-availability,
+// data-majority-availability (percent, "" when unknown), data-stale-reads, data-linearizable
+// ("true", "false" or ""), data-witness, data-siblings (the most concurrent versions one replica
+// holds of one key now).
+
+import { $, h, setAttr, setText } from '../dom.js';
+import { pick, t } from '../i18n.js';
+import { ClusterView } from '../cluster.js';
+import { protocolModule } from '../../protocols/index.js';
+import { SideCharts } from './charts.js';
+import { Timeline } from './timeline.js';
+import { bySide, cumulative, liveHistory, partitions, pending, quietLatency, series } from './measure.js';
+
+const BUCKET_MS = 500;
+const pct = (v) => (v === null || v === undefined ? '' : v.toFixed(1));
+
+export class SideView {
+  constructor(root, index, shared, { onJump, onNode }) {
+    this.root = root;
+    this.index = index;
+    this.title = $('.side-title', root);
+    this.statsBox = $('.stats', root);
+    this.cluster = new ClusterView($('.cluster', root), {
+      onNode: (id, e) => onNode(id, e),
+      onClient: () => {},
+      onLink: () => {},
+      onLinkMenu: () => {},
+      onMessage: () => {},
+      onMessageHover: () => {},
+    });
+    this.charts = new SideCharts($('.charts', root), shared);
+    this.timeline = new Timeline($('.timeline', root), { onJump });
+    this.stats = null;
+  }
+
+  /** A new run for this side: `side` is the scenario's compare entry. */
+  setup(session, side) {
+    this.session = session;
+    this.side = side;
+    this.module = protocolModule(session.protocol);
+    this.cluster.setup(session, this.module, { t, scenario: session.scenario, session });
+    this.root.dataset.protocol = session.protocol;
+    this.root.dataset.name = side.name;
+    this.charts.build();
+    this.timeline.reset();
+    this.lastKey = null;
+    this.metricsKey = null;
+    this.relabel();
+  }
+
+  relabel() {
+    if (!this.side) return;
+    setText(this.title, pick(this.side.title) || `${this.side.name}: ${this.session.protocol}`);
+    this.charts.relabel();
+    this.timeline.reset();
+    this.lastKey = null;
+    this.metricsKey = null;
+  }
+
+  /** The cheap part, every frame: nodes, links, clients, messages. */
+  drawCluster(playing, ts) {
+    const s = this.session;
+    const key = `${s.steps}|${s.version}`;
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      const nodes = JSON.parse(s.pg.nodes());
+      if (!playing || ts - (this.lastTimers ?? 0) > 100) {
+        this.lastTimers = ts;
+        this.timers = JSON.parse(s.pg.timers());
+      }
+      this.cluster.updateNodes(nodes, this.timers, s.now, t);
+      const links = s.pg.links();
+      if (links !== this.lastLinks) {
+        this.lastLinks = links;
+        this.cluster.updateLinks(JSON.parse(links), t);
+      }
+      this.cluster.updateClients(JSON.parse(s.pg.clients()), t);
+    }
+    this.cluster.tick(s.now);
+    this.cluster.messages.update(JSON.parse(s.pg.inFlight()), s.now);
+  }
+
+  /** The heavy part, a few times a second: the history through the checker and the figures.
+   * Returns the chart data so the lab can share scales between both sides. */
+  measure() {
+    const s = this.session;
+    const key = `${s.steps}|${s.version}`;
+    if (key === this.metricsKey) return this.stats;
+    this.metricsKey = key;
+    const history = liveHistory(JSON.parse(s.pg.historyLive()));
+    let checked = { linearizable: null, witness: [], stale_reads: [], siblings: null, per_client: {} };
+    try {
+      checked = JSON.parse(s.pg.metrics(BUCKET_MS));
+    } catch (e) {
+      console.error(e);
+    }
+    const actions = JSON.parse(s.pg.actions());
+    const windows = partitions(actions, s.scenario.nodes);
+    const end = Math.max(s.end, s.now);
+    const sr = series(history, end, BUCKET_MS, s.now);
+    const staleTimes = checked.stale_reads.map((r) => (history[r.index]?.return_us ?? r.invoke_us) / 1000);
+    const witness = new Set(checked.witness ?? []);
+    const witnessTimes = [...witness].map((i) => history[i]?.invoke_us / 1000).filter(Number.isFinite);
+    const done = history.filter((op) => !pending(op));
+    const ok = done.filter((op) => op.outcome === 'ok').length;
+    this.stats = {
+      history, windows, end,
+      stale: new Set(checked.stale_reads.map((r) => r.index)),
+      witness,
+      linearizable: checked.linearizable,
+      siblings: checked.siblings ?? null,
+      perClient: checked.per_client ?? {},
+      availability: done.length ? (100 * ok) / done.length : null,
+      sides: bySide(history, windows),
+      quietP50: quietLatency(history, windows),
+      latency: checked.latency_ms ?? null,
+      ops: history.length,
+      charts: {
+        ops: [sr.x, sr.okRate, sr.failRate],
+        avail: [sr.x, sr.availability],
+        anomalies: [sr.x, cumulative(staleTimes, sr.x), cumulative(witnessTimes, sr.x)],
+        latency: [sr.x, sr.p50, sr.p99],
+      },
+    };
+    return this.stats;
+  }
+
+  /** Draws the figures, the charts and the timeline from the last `measure`. */
+  drawStats() {
+    const st = this.stats;
+    const s = this.session;
+    if (!st) return;
+    const box = this.statsBox;
+    setAttr(box, 'data-availability', pct(st.availability));
+    setAttr(box, 'data-minority-availability', pct(st.sides.minority.pct));
+    setAttr(box, 'data-majority-availability', pct(st.sides.majority.pct));
+    setAttr(box, 'data-stale-reads', st.stale.size);
+    setAttr(box, 'data-linearizable', st.linearizable === null ? '' : String(st.linearizable));
+    setAttr(box, 'data-witness', st.witness.size);
+    setAttr(box, 'data-siblings', st.siblings ?? '');
+    const lin = st.linearizable === null ? '–' : st.linearizable ? t('cap.linYes') : t('cap.linNo');
+    const items = [
+      ['avail', t('cap.statAvail'), st.availability === null ? '–' : `${pct(st.availability)}%`, ''],
+      ['minority', t('cap.statMinority'), st.sides.minority.pct === null ? '–' : `${pct(st.sides.minority.pct)}%`,
+        st.sides.minority.pct !== null && st.sides.minority.pct < 50 ? 'bad' : ''],
+      ['stale', t('cap.statStale'), String(st.stale.size), st.stale.size ? 'warn' : ''],
+      ['lin', t('cap.statLin'), lin, st.linearizable === false ? 'bad' : st.linearizable ? 'good' : ''],
+      ['p50', t('cap.statP50'), st.latency ? `${st.latency.p50.toFixed(0)} ms` : '–', ''],
+    ];
+    if (st.siblings !== null && s.protocol !== 'raft') items.push(['siblings', t('cap.statSiblings'), String(st.siblings), st.siblings ? 'warn' : '']);
+    const key = JSON.stringify(items);
+    if (key !== this.statsKey) {
+      this.statsKey = key;
+      box.replaceChildren(...items.map(([id, label, value, tone]) => h('span', { class: `stat ${tone}`, 'data-stat': id }, [
+        h('span', { class: 'stat-label', text: label }), h('b', { text: value }),
+      ])));
+    }
+    this.charts.update(st.charts, { now: s.now, end: st.end, windows: st.windows });
+    const clients = Array.from({ length: s.scenario.clients ?? 0 }, (_, i) => `c${i + 1}`);
+    this.timeline.render({ history: st.history, clients, now: s.now, end: st.end, windows: st.windows, stale: st.stale, witness: st.witness });
+  }
+}
