@@ -25,6 +25,7 @@ export default {
   // The CAP lab (cap.html)
   'cap.open': 'CP vs AP',
   'cap.openTitle': 'Open the CAP lab: a CP store and an AP store side by side under the same partition',
+  'cap.onlyOneSide': 'This scenario compares two systems; here you see only one of them. The CAP lab shows both: cap.html?scenario={name}',
   'cap.backTitle': 'Back to the playground',
   'cap.tag': 'CP vs AP',
   'cap.bothSides': 'Network, both sides',

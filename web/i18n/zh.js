@@ -24,6 +24,7 @@ export default {
   // The CAP lab (cap.html)
   'cap.open': 'CP 对比 AP',
   'cap.openTitle': '打开 CAP 实验：同一网络分区下，CP 存储与 AP 存储并排运行',
+  'cap.onlyOneSide': '这个场景对比两个系统，这里只显示其中一个。CAP 实验会同时显示两者：cap.html?scenario={name}',
   'cap.backTitle': '回到演练场',
   'cap.tag': 'CP 对比 AP',
   'cap.bothSides': '网络（两侧同时）',

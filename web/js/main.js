@@ -68,7 +68,12 @@ class App {
   }
 
   wire() {
-    $('#scenario-select').addEventListener('change', (e) => this.load({ name: e.target.value }));
+    $('#scenario-select').addEventListener('change', (e) => {
+      // A comparison of two systems opens in the CAP lab, which shows both sides.
+      const meta = this.scenarios.find((sc) => sc.name === e.target.value);
+      if (meta?.sides?.length === 2) location.assign(`./cap.html?scenario=${encodeURIComponent(meta.name)}`);
+      else this.load({ name: e.target.value });
+    });
     $('#nodes-select').addEventListener('change', (e) => this.load({
       name: this.name, inline: this.inline ? this.source : null, seed: this.session.seed, nodes: Number(e.target.value),
     }));
@@ -203,10 +208,11 @@ class App {
     this.lastKey = null;
     this.relabel();
     if (!keepAlert) this.error('');
+    const compare = session.scenario.compare?.length === 2 ? t('cap.onlyOneSide', { name }) : '';
     this.status(removed.length ? t('resize.removed', {
       n: session.scenario.nodes, count: removed.length,
       list: removed.map(({ entry }) => `${entry.at_ms} ms ${describeAction(entry)}`).join('; '),
-    }) : '');
+    }) : compare);
     this.updateUrl();
     this.renderNow();
     this.bridge.post('loaded', this.publicState());
