@@ -257,6 +257,21 @@ impl Playground {
         to_json(&check::metrics::live(self.sim.as_ref(), bucket_ms).map_err(js_err)?)
     }
 
+    /// Runs forwards to each multiple of `stepMs` up to `untilMs` and returns the first of those
+    /// times (now included, if it is one) at which the protocol's settled check holds, or -1.
+    /// The CAP lab calls it on a copy taken at a heal to time convergence as `caplab run` does.
+    #[wasm_bindgen(js_name = firstSettledMs)]
+    pub fn first_settled_ms(&mut self, until_ms: f64, step_ms: f64) -> Result<f64, JsError> {
+        let until = ms_to_time(until_ms)?;
+        if !(step_ms.is_finite() && (1.0..=60_000.0).contains(&step_ms)) {
+            return Err(js_err(format!("the probing step must be from 1 to 60000 ms, not {step_ms}")));
+        }
+        let info = protocols::info(self.sim.protocol()).map_err(js_err)?;
+        let step_us = scenario::ms_to_us(step_ms);
+        Ok(check::metrics::first_settled(self.sim.as_mut(), info.settled, until, step_us)
+            .map_or(-1.0, |t| t.0 as f64 / 1000.0))
+    }
+
     /// Why the protocol's `settled` check does not hold now (NWR: replicas disagree; Raft: no
     /// single agreed leader), or `undefined` when it holds: the page times convergence after a
     /// heal by asking this as it plays.

@@ -428,3 +428,24 @@ fn a_bad_bucket_width_is_a_clear_error() {
     assert!(metrics::live(r.sim.as_ref(), suggested).is_ok(), "{err}");
     assert!(suggested == 1.0 || metrics::live(r.sim.as_ref(), suggested - 1.0).is_err(), "{err}");
 }
+
+#[test]
+fn probing_a_copy_from_the_heal_finds_the_same_convergence_as_the_run() {
+    // What the CAP lab does: a copy at the heal, probed every 10 ms, must give `converged_ms`.
+    for name in ["nwr-partition-ap", "cap-split"] {
+        let s = common::scenario(name);
+        let sides: Vec<Scenario> =
+            if s.compare.is_empty() { vec![s.clone()] } else { (0..2).map(|i| s.side(i).unwrap()).collect() };
+        for one in sides {
+            let summary = run(&one, &RunOptions::default()).unwrap().summary;
+            let heal = one.timeline.iter().rev().find(|e| e.action.name() == "heal").expect("a heal").at_ms;
+            let mut sim = protocols::build(&one, None).unwrap();
+            sim.run_until(Time::from_ms(heal as u64));
+            let settled = protocols::info(&one.protocol).unwrap().settled;
+            let found = metrics::first_settled(sim.as_mut(), settled, Time::from_ms(one.duration_ms), 10_000);
+            let page = found.map(|t| t.0 as f64 / 1000.0 - heal);
+            assert_eq!(page, summary.converged_ms, "{name} ({})", one.protocol);
+            assert!(page.is_some(), "{name} ({}) converges", one.protocol);
+        }
+    }
+}

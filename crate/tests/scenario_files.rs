@@ -39,6 +39,11 @@ fn a_comparison_names_two_distinct_sides_and_checks_their_expectations() {
     };
     assert!(err("\"name\": \"ap\"", "\"name\": \"cp\"").contains("`cp` names two sides"));
     assert!(err("\"name\": \"ap\"", "\"name\": \"A P\"").contains("compare[1].name"));
+    assert!(err("\"name\": \"ap\"", "\"name\": \"0\"").contains("starting with a letter"));
+    assert!(
+        err("\"protocol\": \"raft\"", "\"protocol\": \"nope\"")
+            .contains("compare[0].protocol: unknown protocol `nope`")
+    );
     let e = err("\"max\": 0", "\"min\": 5, \"max\": 0");
     assert!(e.contains("compare[0].expect[1]"), "{e}");
     let s = library::get("cap-split").expect("parses");

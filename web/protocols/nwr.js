@@ -144,20 +144,21 @@ export function describeMessage(m) {
 // ---- what a node holds ----
 
 /** The running session, to read the hints a node keeps and what it coordinates (neither is in
- * its view). The page should pass it in the drawing context; until then the playground's test
- * hook has it. Another protocol's session (the CAP lab's other side) is not ours to read. */
+ * its view), from the drawing context both pages pass. Another protocol's session (the CAP
+ * lab's other side) is not ours to read. */
 function sessionOf(ctx) {
-  const session = ctx?.session ?? globalThis.caplab?.session ?? null;
+  const session = ctx?.session ?? null;
   return session?.protocol === 'nwr' && session.pg ? session : null;
 }
 
-/** A node's full state, read at most once per step of the run. */
+/** A node's full state, read at most once per step of the run (the clock moving without a step
+ * changes nothing in it). */
 function inspectCached(cache, ctx, id) {
   const session = sessionOf(ctx);
   if (!session?.pg) return null;
-  const key = `${session.steps}|${session.version}|${session.now}`;
-  if (cache.session === session && cache.key === key) return cache.info;
-  cache.session = session;
+  const key = `${session.steps}|${session.version}`;
+  if (cache.pg === session.pg && cache.key === key) return cache.info;
+  cache.pg = session.pg;
   cache.key = key;
   try { cache.info = JSON.parse(session.pg.inspect(id)); } catch { cache.info = null; }
   return cache.info;

@@ -29,10 +29,14 @@ test('a partition: the CP side refuses its minority clients, the AP side serves 
   assert.deepEqual(first.sides.map((s) => s.protocol), ['raft', 'nwr']);
   await seekTo(page, 1000);
   const before = [await stats(page, 0), await stats(page, 1)];
+  assert.match(await page.locator('[data-testid="explain"]').textContent(), /PACELC/);
   assert.equal(before[0].staleReads, '0');
   assert.equal(before[0].minorityAvailability, '', 'no partition yet, so no minority');
   // The page's own control, on both sides at the same instant.
   await page.click('[data-action="cap-split"]');
+  // Before any minority operation has ended, neither side is said to choose anything yet.
+  await seekTo(page, 1010);
+  assert.match(await page.locator('[data-testid="explain"]').textContent(), /CP: Raft key-value store: no operation of a minority-side client has ended/);
   await seekTo(page, 1900);
   const [cp, ap] = [await stats(page, 0), await stats(page, 1)];
   assert.ok(Number(cp.minorityAvailability) < 20, `CP minority availability ${cp.minorityAvailability}`);
@@ -61,6 +65,16 @@ test('each side runs exactly as the native CLI runs that side', async (t) => {
     assert.equal(st.sides[i].hash, native.trace_hash, `${side} trace hash`);
     assert.equal(st.sides[i].stats.stale, native.stale_reads, `${side} stale reads`);
     assert.equal(st.sides[i].stats.linearizable, native.linearizable, `${side} verdict`);
+    // The page's own availability: ok among the operations that ended, as the CLI counts it.
+    assert.ok(Math.abs(st.sides[i].stats.availability - 100 * native.availability) < 1e-9, `${side} availability`);
+  }
+  // After the heal at 6000 ms: each side settled again when caplab run says it did.
+  await seekTo(page, 8000);
+  const text = await page.locator('[data-testid="explain"]').textContent();
+  for (const side of ['cp', 'ap']) {
+    const { converged_ms: ms } = nativeSide(side, 8000);
+    assert.ok(ms > 0, `${side} converges`);
+    assert.ok(text.includes(`settled again ${ms} ms after the heal`), `${side}: ${ms} ms in “${text}”`);
   }
   assert.deepEqual(errors, []);
 });
@@ -98,11 +112,19 @@ test('a link replays both sides, an action on one side included', async (t) => {
 test('clicking an anomaly in the timeline moves both sides to its moment', async (t) => {
   const { browser, url } = await setup(t);
   const { page, errors } = await openLab(browser, url, '?scenario=cap-split&tour=0&t=5000');
-  const mark = page.locator('[data-testid="timeline-1"] [data-anomaly]').first();
+  const mark = page.locator('[data-testid="timeline-1"] [data-anomaly="stale"]').first();
   const at = Number(await mark.getAttribute('data-at'));
+  const index = await mark.getAttribute('data-op');
   await mark.click();
   const st = await state(page);
   assert.equal(st.now, at);
+  assert.deepEqual(st.sides.map((x) => x.steps > 0), [true, true]);
+  // Both sides are at that moment, and the operation clicked is still marked there.
+  const other = await page.evaluate(() => window.caplab.lab.views.map((v) => v.session.now));
+  assert.deepEqual(other, [at, at]);
+  const clicked = page.locator(`[data-testid="timeline-1"] [data-op="${index}"]`);
+  assert.equal(await clicked.getAttribute('data-anomaly'), 'stale', 'a stale read is known as such when it returns');
+  assert.match(await clicked.getAttribute('class'), /selected/);
   assert.deepEqual(errors, []);
 });
 

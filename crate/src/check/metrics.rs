@@ -407,3 +407,26 @@ pub fn live(sim: &dyn Simulation, bucket_ms: f64) -> Result<Live, String> {
         sibling_keys: siblings.keys,
     })
 }
+
+/// Runs `sim` forwards to each multiple of `step_us` up to `until` (the current time counts if
+/// it is one), and returns the first of those times at which `settled` holds, or `None`,
+/// leaving the simulation at that time (or at `until`). These are the moments at which
+/// `caplab run` probes for `converged_ms`; the CAP lab calls this on a copy taken at a heal.
+pub fn first_settled(
+    sim: &mut dyn Simulation,
+    settled: fn(&dyn Simulation) -> Result<(), String>,
+    until: crate::sim::time::Time,
+    step_us: u64,
+) -> Option<crate::sim::time::Time> {
+    let step = step_us.max(1);
+    loop {
+        let now = sim.now().0;
+        if now.is_multiple_of(step) && settled(&*sim).is_ok() {
+            return Some(sim.now());
+        }
+        if now >= until.0 {
+            return None;
+        }
+        sim.run_until(crate::sim::time::Time(((now / step + 1) * step).min(until.0)));
+    }
+}

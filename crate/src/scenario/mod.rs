@@ -275,9 +275,17 @@ impl Scenario {
         }
         for (i, side) in self.compare.iter().enumerate() {
             let field = format!("compare[{i}]");
-            if side.name.is_empty() || !side.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
-                return Err(invalid(format!("{field}.name"), "must be non-empty lowercase letters and digits"));
+            // A leading letter, so that a name is never mistaken for a side's number.
+            let name = side.name.as_bytes();
+            if !name.first().is_some_and(u8::is_ascii_lowercase)
+                || !name.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            {
+                return Err(invalid(
+                    format!("{field}.name"),
+                    "must be lowercase letters and digits, starting with a letter",
+                ));
             }
+            crate::protocols::info(&side.protocol).map_err(|e| invalid(format!("{field}.protocol"), e.to_string()))?;
             if self.compare[..i].iter().any(|s| s.name == side.name) {
                 return Err(invalid(format!("{field}.name"), format!("`{}` names two sides", side.name)));
             }

@@ -81,7 +81,7 @@ export class SideCharts {
     const ctx = u.ctx;
     ctx.save();
     ctx.fillStyle = this.colors.bad;
-    ctx.globalAlpha = 0.09;
+    ctx.globalAlpha = document.documentElement.dataset.theme === 'dark' ? 0.2 : 0.09;
     for (const w of this.windows) {
       const x0 = u.valToPos(w.start / 1000, 'x', true);
       const x1 = u.valToPos((w.end ?? this.now) / 1000, 'x', true);

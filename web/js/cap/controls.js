@@ -13,15 +13,24 @@ function actors(scenario) {
   return { nodes, clients, home: (c) => nodes[(Number(c.slice(1)) - 1) % nodes.length] };
 }
 
-/** A minority | majority split of the servers, each client with its first node. */
+/** Each client's first node: {c1: 'n1', ...}. */
+export function clientHomes(scenario) {
+  const { clients, home } = actors(scenario);
+  return Object.fromEntries(clients.map((c) => [c, home(c)]));
+}
+
+/** A minority | majority split of the servers, each client with its first node, except that
+ * with two clients or more each side keeps at least one (the last client moves over). */
 export function splitGroups(scenario) {
   const { nodes, clients, home } = actors(scenario);
   const cut = Math.floor(nodes.length / 2);
   const minority = nodes.slice(0, cut);
   const majority = nodes.slice(cut);
-  const a = [...minority, ...clients.filter((c) => minority.includes(home(c)))];
-  const b = [...majority, ...clients.filter((c) => majority.includes(home(c)))];
-  return [a, b];
+  const low = clients.filter((c) => minority.includes(home(c)));
+  const high = clients.filter((c) => majority.includes(home(c)));
+  if (clients.length >= 2 && !high.length) high.push(low.pop());
+  if (clients.length >= 2 && !low.length) low.push(high.shift());
+  return [[...minority, ...low], [...majority, ...high]];
 }
 
 /** Every client with the minority of the servers, cut off from the majority. */

@@ -1,42 +1,59 @@
-// The explanation under the two sides: what the student is looking at, in CAP terms while the
+// The explanation above the two sides: what the student is looking at, in CAP terms while the
 // network is partitioned, in PACELC terms while it is not (the latency price of consistency),
-// and in BASE terms after the heal (the AP side converging). Built from the figures each side
-// measured, so the numbers in the text are the ones on the charts.
+// and in BASE terms after the heal (how long each side took to settle again, probed every
+// 10 ms as `caplab run` measures `converged_ms`). Built from the
+// figures each side measured, so the numbers in the text are the ones on the charts.
 
 import { h } from '../dom.js';
 import { pick, t } from '../i18n.js';
 
 const pct = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(0)}%`);
 const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(0)} ms`);
+/** `caplab run` probes for convergence every 10 ms of virtual time; so does the page. */
+const PROBE_MS = 10;
 
-/** Remembers, per side, when convergence was first seen after the last heal. */
-const converged = new WeakMap();
-
-function convergence(view, healedAt, now) {
+/**
+ * When a side first settled after the heal at `healedAt` (NWR: every replica agrees; Raft: one
+ * agreed leader), probed exactly as `caplab run` probes for `converged_ms`: on a copy of the run
+ * taken at the heal, at every multiple of 10 ms, replaying the user's later actions at their
+ * times. The copy is kept on the view and probed further as time goes on. Returns the time, or
+ * null when not (yet) settled by `now`.
+ */
+export function settledAt(view, healedAt, now) {
   const s = view.session;
-  let reason = null;
-  try { reason = s.pg.settledError?.() ?? null; } catch (e) { reason = String(e.message ?? e); }
-  const memo = converged.get(s) ?? {};
-  if (memo.healedAt !== healedAt || (memo.at !== undefined && memo.at > now)) {
-    memo.healedAt = healedAt;
-    memo.at = undefined;
+  const acts = s.userActions().filter((a) => a.at_us / 1000 > healedAt);
+  const key = `${healedAt}|${s.version}|${JSON.stringify(acts)}`;
+  let c = view.convergence;
+  if (!c || c.key !== key || c.session !== s) {
+    c?.copy?.free();
+    const copy = s.baseFor(healedAt).pg.snapshot();
+    copy.runUntil(healedAt);
+    c = { key, session: s, copy, acts, next: 0, found: null };
+    view.convergence = c;
   }
-  if (!reason && memo.at === undefined) memo.at = now;
-  if (reason) memo.at = undefined;
-  converged.set(s, memo);
-  return { done: !reason, at: memo.at, reason };
+  while (c.found === null && c.copy.nowMs() < now) {
+    const act = c.acts[c.next];
+    const limit = act ? Math.min(now, act.at_us / 1000) : now;
+    const at = c.copy.firstSettledMs(limit, PROBE_MS);
+    if (at >= 0) c.found = at;
+    else if (act && limit === act.at_us / 1000) {
+      try { c.copy.apply(JSON.stringify(act.action)); } catch { /* refused there as it was here */ }
+      c.next++;
+    } else break;
+  }
+  return c.found !== null && c.found <= now ? c.found : null;
 }
 
-/** Paragraphs for the panel. `views`: the two SideViews, measured. */
+/** The panel's paragraphs, and a key that changes only when their text does. */
 export function explain(views, now) {
   const [a, b] = views;
-  if (!a.stats || !b.stats) return [];
+  if (!a.stats || !b.stats) return { key: '', nodes: [] };
   const name = (v) => pick(v.side.title) || v.side.name;
   const windows = a.stats.windows;
   const open = windows.find((w) => w.end === null);
   const last = windows.at(-1);
-  const out = [];
-  const para = (cls, key, vars) => out.push(h('p', { class: cls, 'data-explain': key, text: t(key, vars) }));
+  const lines = [];
+  const para = (cls, key, vars) => lines.push([cls, key, t(key, vars)]);
   if (open) {
     para('cap-term', 'cap.explainPartition', { ms: open.start.toFixed(0) });
     for (const v of views) {
@@ -45,8 +62,11 @@ export function explain(views, now) {
         side: name(v), minority: pct(st.sides.minority.pct), majority: pct(st.sides.majority.pct),
         stale: st.stale.size, lin: st.linearizable === false ? t('cap.linNo') : st.linearizable ? t('cap.linYes') : '–',
       };
-      const refuses = st.sides.minority.pct !== null && st.sides.minority.pct < 50;
-      para('side-line', refuses ? 'cap.explainRefuses' : 'cap.explainServes', vars);
+      const minority = st.sides.minority.pct;
+      if (minority === null) para('side-line', 'cap.explainWaiting', vars);
+      else if (minority < 50) para('side-line', 'cap.explainRefuses', vars);
+      else if (st.stale.size || st.linearizable === false) para('side-line', 'cap.explainServes', vars);
+      else para('side-line', 'cap.explainServesSoFar', vars);
     }
   } else {
     para('pacelc-term', 'cap.explainElse', {});
@@ -54,11 +74,14 @@ export function explain(views, now) {
   }
   if (!open && last) {
     for (const v of views) {
-      const c = convergence(v, last.end, now);
-      if (c.done) para('base-term', 'cap.explainConverged', { side: name(v), ms: (c.at - last.end).toFixed(0) });
-      else para('base-term', 'cap.explainConverging', { side: name(v), reason: c.reason });
+      const at = settledAt(v, last.end, now);
+      if (at !== null) para('base-term', 'cap.explainConverged', { side: name(v), ms: (at - last.end).toFixed(0) });
+      else para('base-term', 'cap.explainConverging', { side: name(v) });
     }
   }
   if (!windows.length) para('hint', 'cap.explainStart', {});
-  return out;
+  return {
+    key: lines.map((l) => l[2]).join('\n'),
+    nodes: lines.map(([cls, key, text]) => h('p', { class: cls, 'data-explain': key, text })),
+  };
 }

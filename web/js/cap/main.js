@@ -42,8 +42,8 @@ class CapLab {
     }));
     this.controls = new Controls($('#cap-tools'), { act: (a, side) => this.act(a, side) });
     this.tour = new Tour($('#tour'), {
-      seek: (ms) => { this.pause(); this.seek(ms); },
-      onChange: () => this.renderNow(),
+      seek: (ms) => { this.pause(); this.seek(ms); this.updateUrl(); },
+      onChange: () => { this.updateUrl(); this.renderNow(); },
     });
     this.speed = $('#speed');
     this.speed.max = String(SPEEDS.length - 1);
@@ -64,7 +64,7 @@ class CapLab {
     seed.addEventListener('keydown', (e) => { if (e.key === 'Enter') seed.blur(); });
     $('[data-action="restart"]').addEventListener('click', () => this.restart(this.lead.seed));
     $('[data-action="new-seed"]').addEventListener('click', () => this.restart(randomSeed()));
-    $('#lang-select').addEventListener('change', (e) => { this.langInUrl = true; setLang(e.target.value); });
+    $('#lang-select').addEventListener('change', (e) => { this.langInUrl = true; setLang(e.target.value); this.updateUrl(); });
     $('[data-action="theme"]').addEventListener('click', () => this.setTheme(document.documentElement.dataset.theme === 'dark' ? 'light' : 'dark'));
     $('[data-action="dismiss-alert"]').addEventListener('click', () => this.error(''));
     $('[data-action="copy-link"]').addEventListener('click', () => this.share());
@@ -194,6 +194,8 @@ class CapLab {
     this.inline = inline;
     sessions.forEach((s, i) => this.views[i].setup(s, scenario.compare[i]));
     this.controls.setup(scenario, sessions);
+    this.controlsKey = null;
+    this.explainKey = null;
     this.tour.setup(sessions[0].scenario, tour ?? Boolean(scenario.tour));
     $('#scenario-select').value = name;
     $('#seed-input').value = String(sessions[0].seed);
@@ -230,6 +232,7 @@ class CapLab {
     const json = JSON.stringify(action);
     const targets = side === null ? this.sessions : [this.sessions[side]];
     try {
+      if (targets.some((s) => !s)) throw new Error(t('cap.errSide', { side }));
       for (const s of this.sessions) s.settle();
       this.applyTo(targets, json);
     } catch (e) {
@@ -401,14 +404,21 @@ class CapLab {
           this.shared[id] = Math.max(0, ...stats.flatMap((st) => st.charts[id].slice(1).flat().filter(Number.isFinite)));
         }
         for (const v of this.views) v.drawStats();
-        const body = $('.explain-body');
-        body.replaceChildren(...explain(this.views, lead.now));
+        const ex = explain(this.views, lead.now);
+        if (ex.key !== this.explainKey) {
+          this.explainKey = ex.key;
+          $('.explain-body').replaceChildren(...ex.nodes);
+        }
       }
     }
     this.renderTransport();
     this.updateNote();
     this.tour.render(lead);
-    this.controls.render(this.sessions);
+    const key = this.sessions.map((s) => `${s.steps}|${s.version}`).join('/');
+    if (key !== this.controlsKey) {
+      this.controlsKey = key;
+      this.controls.render(this.sessions);
+    }
     document.body.classList.toggle('playing', this.playing);
   }
 

@@ -20,14 +20,17 @@ export function liveHistory(live) {
 
 /**
  * Time series in buckets of `bucketMs` from 0 to `nowMs` (at most `endMs`), by the time each
- * operation ended:
+ * operation ended (x: each bucket's end, or now for the last):
  * completions per second by outcome, availability in percent (ok / all that ended), and the
  * p50 / p99 latency of the successful ones. Empty buckets have `null` availability and latency.
  */
 export function series(history, endMs, bucketMs, nowMs = endMs) {
-  // Buckets up to the current moment only: the future has no data, not zero.
-  const n = Math.max(1, Math.ceil(Math.min(endMs, nowMs) / bucketMs));
-  const x = Array.from({ length: n }, (_, i) => ((i + 1) * bucketMs) / 1000);
+  // Buckets up to the current moment only: the future has no data, not zero. The last one may
+  // be partial: its point stands at the current moment and its rate counts only its elapsed part.
+  const upTo = Math.min(endMs, nowMs);
+  const n = Math.max(1, Math.ceil(upTo / bucketMs));
+  const x = Array.from({ length: n }, (_, i) => Math.min((i + 1) * bucketMs, Math.max(upTo, bucketMs * i + 1)) / 1000);
+  const span = x.map((sec, i) => Math.max(1, sec * 1000 - i * bucketMs));
   const ok = new Array(n).fill(0);
   const fail = new Array(n).fill(0);
   const unknown = new Array(n).fill(0);
@@ -42,7 +45,7 @@ export function series(history, endMs, bucketMs, nowMs = endMs) {
     } else if (op.outcome === 'fail') fail[i]++;
     else unknown[i]++;
   }
-  const perSecond = 1000 / bucketMs;
+
   const rank = (list, p) => {
     if (!list.length) return null;
     list.sort((a, b) => a - b);
@@ -50,8 +53,8 @@ export function series(history, endMs, bucketMs, nowMs = endMs) {
   };
   return {
     x,
-    okRate: ok.map((v) => v * perSecond),
-    failRate: fail.map((v, i) => (v + unknown[i]) * perSecond),
+    okRate: ok.map((v, i) => (v * 1000) / span[i]),
+    failRate: fail.map((v, i) => ((v + unknown[i]) * 1000) / span[i]),
     availability: ok.map((v, i) => {
       const all = v + fail[i] + unknown[i];
       return all ? (100 * v) / all : null;
@@ -72,13 +75,15 @@ export function cumulative(timesMs, x) {
 }
 
 /**
- * The partitions a run went through, from its applied actions ([{at_us, action, ...}]): each with
- * its start and end (ms; end null while it lasts) and, for every client, whether it was with
- * the majority of the nodes (it could reach a group holding more than half of them). Only
- * `partition` actions make such windows (isolating a node or cutting single links does not
- * split the clients in two); `heal` ends them.
+ * The network faults that split the clients into sides, from a run's applied actions
+ * ([{at_us, action, ...}]): each with its start and end (ms; end null while it lasts) and, for
+ * the clients concerned, whether each is with the majority of the nodes. A `partition` puts a
+ * client on the side of its group (a group holding more than half of the servers is the
+ * majority); `isolate` makes the isolated node and the clients that ask it first (`homes`:
+ * {client: node}) the minority and every other client the majority. `heal` ends them; a
+ * later partition or isolate starts a new window. Cutting single links makes no window.
  */
-export function partitions(actions, nodes) {
+export function partitions(actions, nodes, homes = {}) {
   const out = [];
   let open = null;
   const close = (t) => { if (open) { open.end = t; out.push(open); open = null; } };
@@ -93,7 +98,17 @@ export function partitions(actions, nodes) {
         const servers = group.filter((a) => a.startsWith('n')).length;
         for (const a of group) if (a.startsWith('c')) side[a] = servers * 2 > nodes ? 'majority' : 'minority';
       }
-      open = { start: t, end: null, side };
+      open = { start: t, end: null, side, kind: 'partition' };
+    } else if (action.action === 'isolate') {
+      // Isolating a second node while one is isolated widens the same window.
+      const side = open?.kind === 'isolate' ? open.side : {};
+      const start = open?.kind === 'isolate' ? open.start : t;
+      if (open?.kind !== 'isolate') close(t);
+      for (const [c, home] of Object.entries(homes)) {
+        if (home === action.node) side[c] = 'minority';
+        else side[c] ??= 'majority';
+      }
+      open = { start, end: null, side, kind: 'isolate' };
     }
   }
   if (open) out.push(open);

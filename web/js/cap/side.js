@@ -13,6 +13,7 @@ import { protocolModule } from '../../protocols/index.js';
 import { SideCharts } from './charts.js';
 import { Timeline } from './timeline.js';
 import { bySide, cumulative, liveHistory, partitions, pending, quietLatency, series } from './measure.js';
+import { clientHomes } from './controls.js';
 
 const BUCKET_MS = 500;
 const pct = (v) => (v === null || v === undefined ? '' : v.toFixed(1));
@@ -38,13 +39,14 @@ export class SideView {
 
   /** A new run for this side: `side` is the scenario's compare entry. */
   setup(session, side) {
+    this.convergence?.copy?.free();
+    this.convergence = null;
     this.session = session;
     this.side = side;
     this.module = protocolModule(session.protocol);
     this.cluster.setup(session, this.module, { t, scenario: session.scenario, session });
     this.root.dataset.protocol = session.protocol;
     this.root.dataset.name = side.name;
-    this.charts.build();
     this.timeline.reset();
     this.lastKey = null;
     this.metricsKey = null;
@@ -53,11 +55,29 @@ export class SideView {
 
   relabel() {
     if (!this.side) return;
-    setText(this.title, pick(this.side.title) || `${this.side.name}: ${this.session.protocol}`);
+    this.titleKey = null;
+    this.drawTitle();
     this.charts.relabel();
     this.timeline.reset();
     this.lastKey = null;
     this.metricsKey = null;
+  }
+
+  /** The side's title, and the settings it runs with now once a live change made them differ
+   * from what the title says. */
+  drawTitle() {
+    const base = pick(this.side.title) || `${this.side.name}: ${this.session.protocol}`;
+    const changed = JSON.parse(this.session.pg.actions()).filter((a) => a.action === 'configure');
+    let text = base;
+    if (changed.length) {
+      const p = { ...(this.session.scenario.params ?? {}) };
+      for (const a of changed) Object.assign(p, a.params);
+      text = `${base} ${t('cap.nowSettings', { n: p.n, w: p.w, r: p.r, mode: t(`cap.mode.${p.mode}`) })}`;
+    }
+    if (text !== this.titleKey) {
+      this.titleKey = text;
+      setText(this.title, text);
+    }
   }
 
   /** The cheap part, every frame: nodes, links, clients, messages. */
@@ -98,7 +118,7 @@ export class SideView {
       console.error(e);
     }
     const actions = JSON.parse(s.pg.actions());
-    const windows = partitions(actions, s.scenario.nodes);
+    const windows = partitions(actions, s.scenario.nodes, clientHomes(s.scenario));
     const end = Math.max(s.end, s.now);
     const sr = series(history, end, BUCKET_MS, s.now);
     const staleTimes = checked.stale_reads.map((r) => (history[r.index]?.return_us ?? r.invoke_us) / 1000);
@@ -146,6 +166,7 @@ export class SideView {
       ['avail', t('cap.statAvail'), st.availability === null ? '–' : `${pct(st.availability)}%`, ''],
       ['minority', t('cap.statMinority'), st.sides.minority.pct === null ? '–' : `${pct(st.sides.minority.pct)}%`,
         st.sides.minority.pct !== null && st.sides.minority.pct < 50 ? 'bad' : ''],
+      ['majority', t('cap.statMajority'), st.sides.majority.pct === null ? '–' : `${pct(st.sides.majority.pct)}%`, ''],
       ['stale', t('cap.statStale'), String(st.stale.size), st.stale.size ? 'warn' : ''],
       ['lin', t('cap.statLin'), lin, st.linearizable === false ? 'bad' : st.linearizable ? 'good' : ''],
       ['p50', t('cap.statP50'), st.latency ? `${st.latency.p50.toFixed(0)} ms` : '–', ''],
@@ -158,6 +179,7 @@ export class SideView {
         h('span', { class: 'stat-label', text: label }), h('b', { text: value }),
       ])));
     }
+    this.drawTitle();
     this.charts.update(st.charts, { now: s.now, end: st.end, windows: st.windows });
     const clients = Array.from({ length: s.scenario.clients ?? 0 }, (_, i) => `c${i + 1}`);
     this.timeline.render({ history: st.history, clients, now: s.now, end: st.end, windows: st.windows, stale: st.stale, witness: st.witness });

@@ -1,8 +1,8 @@
 // One side's client histories as a timeline: a lane per client, each operation a bar from its
 // invocation to its end (green ok, red failed, grey unknown, dashed while waiting), stale reads
 // and the linearizability checker's witness marked, partitions shaded. Clicking an operation
-// moves both sides to the moment it was invoked. Test hooks: data-op (history index),
-// data-at (invocation, ms), data-outcome, data-anomaly="stale|witness".
+// moves both sides to the moment it ended (invoked, while it waits). Test hooks: data-op
+// (history index), data-at (where a click goes, ms), data-outcome, data-anomaly="stale|witness".
 // Bars are made once and then only changed, as in the cluster view: a long history redraws
 // in well under a millisecond per frame.
 
@@ -22,13 +22,19 @@ export class Timeline {
     this.now = s('line', { class: 'tl-now' });
     svg.append(this.layers.back, this.layers.ops, this.layers.marks, this.now);
     this.bars = new Map();
+    // The operation clicked stays outlined, so it can be found again after the jump.
+    const pick = (op) => {
+      this.selected = Number(op.dataset.op);
+      for (const bar of this.bars.values()) bar.key = null;
+      this.onJump(Number(op.dataset.at));
+    };
     svg.addEventListener('click', (e) => {
       const op = e.target.closest('[data-op]');
-      if (op) this.onJump(Number(op.dataset.at));
+      if (op) pick(op);
     });
     svg.addEventListener('keydown', (e) => {
       const op = e.target.closest('[data-op]');
-      if (op && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); this.onJump(Number(op.dataset.at)); }
+      if (op && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); pick(op); }
     });
     // The width comes from a ResizeObserver: reading it while drawing would force a layout of
     // the whole page in the middle of a frame.
@@ -44,6 +50,7 @@ export class Timeline {
 
   /** Forgets every bar: a new run. */
   reset() {
+    this.selected = null;
     this.bars.clear();
     this.layers.ops.replaceChildren();
     this.layers.marks.replaceChildren();
@@ -102,12 +109,13 @@ export class Timeline {
       const x0 = x(startMs);
       const w = Math.max(2, x(endMs) - x0);
       const { rect } = bar;
-      setAttr(rect, 'class', `tl-op ${op.op} ${outcome}${anomaly ? ` anomaly ${anomaly}` : ''}`);
+      setAttr(rect, 'class', `tl-op ${op.op} ${outcome}${anomaly ? ` anomaly ${anomaly}` : ''}${index === this.selected ? ' selected' : ''}`);
       setAttr(rect, 'x', x0);
       setAttr(rect, 'y', TOP + i * LANE + 2);
       setAttr(rect, 'width', w);
       setAttr(rect, 'data-op', index);
-      setAttr(rect, 'data-at', startMs);
+      // A click goes to where the operation ended: where its answer, and any anomaly, is known.
+      setAttr(rect, 'data-at', open ? startMs : endMs);
       setAttr(rect, 'data-outcome', outcome);
       if (anomaly) { setAttr(rect, 'data-anomaly', anomaly); setAttr(rect, 'tabindex', 0); } else { rect.removeAttribute('data-anomaly'); rect.removeAttribute('tabindex'); }
       const value = op.value !== null && op.value !== undefined ? ` = ${op.value}` : '';
