@@ -50,7 +50,7 @@ export class SideView {
     this.timeline.reset();
     this.lastKey = null;
     this.metricsKey = null;
-    this.relabel();
+    // The lab relabels both sides (and builds their charts) once both are set up.
   }
 
   relabel() {
