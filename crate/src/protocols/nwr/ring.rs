@@ -20,8 +20,31 @@ pub fn fnv(bytes: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
+thread_local! {
+    /// Walks already made: the ring is a pure function of the cluster size, and the protocol and
+    /// its invariants ask for the same few keys at every step. Cleared when it grows large.
+    static WALKS: std::cell::RefCell<std::collections::HashMap<(String, u16), Vec<NodeId>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Every node, in the order a walk round the ring from `key` first meets it.
 pub fn walk(key: &str, nodes: u16) -> Vec<NodeId> {
+    let cached = WALKS.with(|w| w.borrow().get(&(key.to_string(), nodes)).cloned());
+    if let Some(order) = cached {
+        return order;
+    }
+    let order = compute_walk(key, nodes);
+    WALKS.with(|w| {
+        let mut w = w.borrow_mut();
+        if w.len() >= 4096 {
+            w.clear();
+        }
+        w.insert((key.to_string(), nodes), order.clone());
+    });
+    order
+}
+
+fn compute_walk(key: &str, nodes: u16) -> Vec<NodeId> {
     let mut points: Vec<(u64, NodeId)> = (0..nodes)
         .flat_map(|n| (0..POINTS_PER_NODE).map(move |p| (fnv(format!("{}#{p}", NodeId(n)).as_bytes()), NodeId(n))))
         .collect();
