@@ -152,3 +152,15 @@ test('the lab in Chinese and in the dark theme', async (t) => {
   await shot(page, 'cap-zh-dark');
   assert.deepEqual(errors, []);
 });
+
+test('the playground sends a comparison to the lab, and says so when a link opens one there', async (t) => {
+  const { browser, url } = await setup(t);
+  const { page, errors } = await openPage(browser, url, '?scenario=cap-split');
+  assert.match(await page.locator('[data-testid="status"]').textContent(), /compares two systems.*cap\.html\?scenario=cap-split/);
+  await page.selectOption('[data-testid="scenario-select"]', 'cap-siblings');
+  await page.waitForURL(/cap\.html\?scenario=cap-siblings/);
+  await page.waitForFunction(() => window.caplab?.ready === true);
+  assert.equal((await state(page)).scenario, 'cap-siblings');
+  assert.deepEqual((await state(page)).sides.map((s) => s.name), ['vector', 'lww']);
+  assert.deepEqual(errors, []);
+});
