@@ -36,7 +36,7 @@ mod common;
 use caplab::check::linearizability;
 use caplab::scenario::Scenario;
 use caplab::scenario::run::{RunOptions, run};
-use caplab::workload::history::{HistoryEntry, OpKind};
+use caplab::workload::history::{HistoryEntry, HistoryOp, OpKind, Outcome};
 
 const SEEDS: u64 = 100;
 
@@ -257,5 +257,57 @@ fn sloppy_quorums_through_a_partition_are_not_linearizable() {
         s.expect.clear();
         let yes = linearizable_seeds(&s, |_, _| {});
         assert_eq!(yes, 0, "{versioning}");
+    }
+}
+
+/// Runs the fuzzer's random fault schedules (partitions, one-way cuts, crashes and restarts,
+/// pauses, loss, duplication) over 100 seeds with strict quorums, N = 3 and the given W, R and
+/// versioning, and returns the seeds with a stale read (a read that returned a value older than
+/// one whose write had been acknowledged before the read began) and the number of successful
+/// reads.
+fn stale_seeds_under_random_faults(w: u16, r: u16, versioning: &str) -> (Vec<u64>, usize) {
+    let plan = caplab::check::fuzz::FuzzPlan::default();
+    let (mut stale, mut reads) = (Vec::new(), 0);
+    for seed in 0..100 {
+        let mut s = caplab::check::fuzz::scenario("nwr", seed, &plan);
+        s.params = serde_json::json!({ "n": 3, "w": w, "r": r, "mode": "strict", "versioning": versioning });
+        let mut sim = caplab::protocols::build(&s, None).expect("builds");
+        sim.run_until(caplab::sim::time::Time::from_ms(s.duration_ms));
+        if !caplab::check::metrics::of_history(sim.history()).stale_reads.is_empty() {
+            stale.push(seed);
+        }
+        reads += sim.history().entries().iter().filter(|e| e.op == HistoryOp::Get && e.outcome == Outcome::Ok).count();
+    }
+    (stale, reads)
+}
+
+/// The issue's invariant "with strict quorums and W + R > N a read returns the latest
+/// acknowledged write", under random faults, with W = 3 and R = 1: no stale read in 100 seeds,
+/// vector clocks or last-writer-wins. (Reads and writes that cannot reach their quorum during a
+/// partition fail instead.)
+#[test]
+fn strict_write_all_read_one_never_reads_stale_under_random_faults() {
+    for versioning in ["vector", "lww"] {
+        let (stale, reads) = stale_seeds_under_random_faults(3, 1, versioning);
+        assert!(stale.is_empty(), "W=3 R=1 {versioning}: stale reads in seeds {stale:?}");
+        assert!(reads > 1000, "the runs read ({reads} successful reads)");
+    }
+}
+
+/// The same with W = 2 and R = 2 does NOT hold today: 3 to 4 seeds in 100 have a stale read.
+/// The cause (seed 37, LWW): a client's put reached a paused coordinator, timed out, and was
+/// retried through another node, which wrote and acknowledged it; the client then wrote a newer
+/// value. When the paused coordinator resumed, it coordinated the old copy of the request as a
+/// new write, stamped with the time then, so last-writer-wins ranked the old value above the
+/// newer one. Coordinators do not recognise a client request they have already served
+/// elsewhere (Raft's client sessions do), and LWW stamps versions with the coordinator's clock,
+/// not the client's. Ignored until that is fixed; `cargo test --test nwr_quorums -- --ignored`
+/// shows it.
+#[test]
+#[ignore = "known defect: a delayed retry of a put is applied again with a fresh timestamp"]
+fn strict_two_two_never_reads_stale_under_random_faults() {
+    for versioning in ["vector", "lww"] {
+        let (stale, _) = stale_seeds_under_random_faults(2, 2, versioning);
+        assert!(stale.is_empty(), "W=2 R=2 {versioning}: stale reads in seeds {stale:?}");
     }
 }
