@@ -90,7 +90,13 @@ impl<P: Protocol> Sim<P> {
             self.emit(TraceEvent::OpRetried { client: c, seq, node });
         }
         self.push(self.now.after(timeout), 0, Due::Client { client: c, token, timer: ClientTimer::Timeout });
-        self.send(ActorId::Client(c), ActorId::Node(node), "Request", Payload::Request(Request { seq, op }));
+        let deadline_us = self.now.after(timeout).0;
+        self.send(
+            ActorId::Client(c),
+            ActorId::Node(node),
+            "Request",
+            Payload::Request(Request { seq, op, deadline_us }),
+        );
     }
 
     pub(crate) fn client_timer(&mut self, c: ClientId, timer: ClientTimer) {

@@ -34,6 +34,10 @@ impl Op {
 pub struct Request {
     pub seq: u64,
     pub op: Op,
+    /// When the client stops waiting for this attempt. A request a node receives later (held
+    /// at a paused node, say) will be answered to no one, and a protocol without client
+    /// sessions should not apply it: its effect would land after the client had moved on.
+    pub deadline_us: u64,
 }
 
 /// A node's answer to one request.

@@ -327,6 +327,12 @@ impl Protocol for Nwr {
     }
 
     fn on_request(&mut self, client: ClientId, request: Request, ctx: &mut Ctx<'_, Self>) {
+        // A coordinator has no client sessions: a request that arrives after its client gave
+        // up (it was held at this node while paused) would be coordinated as a new write with
+        // a fresh version, above the writes the client made since. It is dropped unanswered.
+        if ctx.now().0 > request.deadline_us {
+            return;
+        }
         self.client_request(client, request, ctx);
     }
 
