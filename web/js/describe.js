@@ -89,3 +89,13 @@ export function opText(op) {
   if (op.op === 'get') return `get ${op.key}`;
   return op.value === undefined || op.value === null ? `put ${op.key}` : `put ${op.key}=${op.value}`;
 }
+
+/** An action as a sentence, or its bare name when it is too malformed for that (a hand-edited
+ * link). */
+export function safeDescribe(a) {
+  try {
+    return describeAction(a);
+  } catch {
+    return String(a?.action ?? '?');
+  }
+}

@@ -8,21 +8,12 @@ import { LinkError, MAX_REPLAY_STEPS, encodeRun, readLink } from './share.js';
 import { StepBudget } from './session.js';
 import { applyLayout, readEmbedOptions } from './embed.js';
 import { parseSeed } from './scenario.js';
-import { describeAction } from './describe.js';
+import { safeDescribe } from './describe.js';
 import {
   download, exportScenario, fillLibrary, fillShare, readScenarioFile, showOverlay,
 } from './dialogs.js';
 
 export const DEFAULT_SCENARIO = 'raft-election';
-
-/** An action from a link as a sentence, or its bare name when it is too malformed for that. */
-function safeDescribe(a) {
-  try {
-    return describeAction(a);
-  } catch {
-    return String(a?.action ?? '?');
-  }
-}
 
 export const Linking = {
   /** Opens what the address asks for. Returns null, or what was wrong with the link. */

@@ -22,7 +22,7 @@ import { clientMenuItems, linkMenuItems, messageMenuItems } from './node-menus.j
 import { Acting } from './acting.js';
 import { DEFAULT_SCENARIO, Linking } from './linking.js';
 import { buildLegend } from './legend.js';
-import { Tour } from './tour.js';
+import { Tour, showNote } from './tour.js';
 import { HostBridge } from './embed.js';
 import { installDrop, showOverlay, wireOverlay } from './dialogs.js';
 
@@ -438,13 +438,7 @@ class App {
   /** The caption: every note of the latest moment that had one (several notes at one time
    * read as one caption, as they make one tour step). */
   updateNote() {
-    const s = this.session;
-    const note = s.currentNote();
-    const text = note ? s.notes.filter((e) => e.at_us === note.at_us && e.step <= s.steps).map((e) => pick(e.text)).join(' ') : '';
-    const el = $('#note');
-    el.textContent = text;
-    el.dataset.at = note ? String(Math.round(note.at_us / 1000)) : '';
-    el.hidden = !text;
+    showNote($('#note'), this.session);
   }
 
   showTab(name) {

@@ -5,7 +5,7 @@
 // beyond "on or off": where the student is comes from the session's clock.
 
 import { $, h, setAttr, setText } from './dom.js';
-import { t } from './i18n.js';
+import { pick, t } from './i18n.js';
 
 const msToUs = (ms) => Math.round(ms * 1000);
 
@@ -116,4 +116,16 @@ export class Tour {
     this.lastIndex = i;
     return i;
   }
+}
+
+/** The scenario's caption at the current step in `el` (every note of that moment, joined), with
+ * its time in data-at; hidden when there is none. Both pages show captions this way. */
+export function showNote(el, session) {
+  const note = session.currentNote();
+  const text = note
+    ? session.notes.filter((e) => e.at_us === note.at_us && e.step <= session.steps).map((e) => pick(e.text)).join(' ')
+    : '';
+  setText(el, text);
+  el.dataset.at = note ? String(Math.round(note.at_us / 1000)) : '';
+  el.hidden = !text;
 }

@@ -9,10 +9,10 @@ import { $, $$, setAttr, setText } from '../dom.js';
 import { detectLang, lang, onLangChange, pick, setLang, t } from '../i18n.js';
 import { Session, StepBudget } from '../session.js';
 import { SPEEDS, speedLabel } from '../controls.js';
-import { Tour } from '../tour.js';
+import { Tour, showNote } from '../tour.js';
 import { parseSeed, randomSeed } from '../scenario.js';
 import { MAX_REPLAY_STEPS, encodeRun, readLink } from '../share.js';
-import { describeAction } from '../describe.js';
+import { describeAction, safeDescribe } from '../describe.js';
 import { SideView } from './side.js';
 import { Controls } from './controls.js';
 import { explain } from './explain.js';
@@ -440,13 +440,7 @@ class CapLab {
   }
 
   updateNote() {
-    const s = this.lead;
-    const note = s.currentNote();
-    const text = note ? s.notes.filter((e) => e.at_us === note.at_us && e.step <= s.steps).map((e) => pick(e.text)).join(' ') : '';
-    const el = $('#note');
-    setText(el, text);
-    el.dataset.at = note ? String(Math.round(note.at_us / 1000)) : '';
-    el.hidden = !text;
+    showNote($('#note'), this.lead);
   }
 
   /** What tests and a host page can read. */
@@ -466,10 +460,6 @@ class CapLab {
       frameMs: this.frameMs,
     };
   }
-}
-
-function safeDescribe(a) {
-  try { return describeAction(a); } catch { return String(a?.action ?? '?'); }
 }
 
 const lab = new CapLab();
