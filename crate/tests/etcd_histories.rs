@@ -98,6 +98,7 @@ fn history_from_log(log: &str) -> Vec<HistoryEntry> {
                 key: "x".to_string(),
                 value,
                 expected,
+                writes: Vec::new(),
                 invoke_us: at,
                 return_us: None,
                 outcome: Outcome::Unknown,

@@ -25,6 +25,7 @@ fn e(client: u16, op: &str, key: &str, value: Option<&str>, invoke_ms: u64, retu
         key: key.into(),
         value: value.map(String::from),
         expected: None,
+        writes: Vec::new(),
         invoke_us: invoke_ms * 1000,
         return_us: return_ms.map(|r| r * 1000),
         outcome,

@@ -34,7 +34,7 @@
 //! the value it writes (a read, a cas) is still unlinearized: otherwise it can be dropped from any
 //! linearization, and trying it would only multiply the search space.
 
-use crate::workload::history::{HistoryEntry, HistoryOp, Outcome};
+use crate::workload::history::{HistoryEntry, HistoryOp, Outcome, per_key};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -88,9 +88,12 @@ pub fn check(history: &[HistoryEntry], opts: &CheckOptions) -> Verdict {
     if let Err(error) = validate(history) {
         return Verdict { linearizable: None, keys: Vec::new(), error: Some(error) };
     }
+    // A transaction is checked as one put per key it writes (see `history::per_key`); a
+    // witness names the transaction's own index.
+    let expanded = per_key(history);
     let mut by_key: BTreeMap<&str, Vec<(usize, &HistoryEntry)>> = BTreeMap::new();
-    for (i, e) in history.iter().enumerate() {
-        by_key.entry(e.key.as_str()).or_default().push((i, e));
+    for (i, e) in &expanded {
+        by_key.entry(e.key.as_str()).or_default().push((*i, e.as_ref()));
     }
     let keys: Vec<(String, KeyVerdict)> = by_key
         .into_iter()
@@ -134,8 +137,14 @@ fn validate(history: &[HistoryEntry]) -> Result<(), String> {
             HistoryOp::Put | HistoryOp::Cas if e.value.is_none() => {
                 return Err(format!("{}: a {} needs a value", what(), op_name(e.op)));
             }
-            HistoryOp::Put | HistoryOp::Get if e.expected.is_some() => {
+            HistoryOp::Put | HistoryOp::Get | HistoryOp::Txn if e.expected.is_some() => {
                 return Err(format!("{}: only a cas has an expected value", what()));
+            }
+            HistoryOp::Txn if e.writes.is_empty() || e.writes.iter().any(|w| w.key.is_empty()) => {
+                return Err(format!("{}: a txn needs writes, each with a key", what()));
+            }
+            HistoryOp::Put | HistoryOp::Get | HistoryOp::Cas if !e.writes.is_empty() => {
+                return Err(format!("{}: only a txn has writes", what()));
             }
             _ => {}
         }
@@ -148,6 +157,7 @@ fn op_name(op: HistoryOp) -> &'static str {
         HistoryOp::Put => "put",
         HistoryOp::Get => "get",
         HistoryOp::Cas => "cas",
+        HistoryOp::Txn => "txn",
     }
 }
 
@@ -307,7 +317,8 @@ fn check_key(entries: &[(usize, &HistoryEntry)], max_steps: u64) -> KeyVerdict {
     for &(entry, e) in entries {
         let (pre, post) = match (e.op, e.outcome) {
             (_, Outcome::Fail) | (HistoryOp::Get, Outcome::Unknown) => continue,
-            (HistoryOp::Put, _) => (None, Some(intern(&mut interned, &e.value))),
+            // `per_key` has turned every transaction into puts.
+            (HistoryOp::Put | HistoryOp::Txn, _) => (None, Some(intern(&mut interned, &e.value))),
             (HistoryOp::Get, _) => (Some(intern(&mut interned, &e.value)), None),
             (HistoryOp::Cas, _) => (Some(intern(&mut interned, &e.expected)), Some(intern(&mut interned, &e.value))),
         };

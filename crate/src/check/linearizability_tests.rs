@@ -20,6 +20,7 @@ fn entry(
         key: key.to_string(),
         value: v.map(str::to_string),
         expected: None,
+        writes: Vec::new(),
         invoke_us: inv,
         return_us: ret,
         outcome,
@@ -347,6 +348,7 @@ fn brute_force(h: &[HistoryEntry]) -> bool {
         .filter(|e| match e.op {
             HistoryOp::Put | HistoryOp::Cas => e.outcome != Outcome::Fail,
             HistoryOp::Get => e.outcome == Outcome::Ok,
+            HistoryOp::Txn => unreachable!("the brute force is only given histories without transactions"),
         })
         .collect();
     let unknown: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].return_us.is_none()).collect();
@@ -377,6 +379,7 @@ fn orders<'a>(ops: &[&'a HistoryEntry], placed: &mut [bool], reg: &mut HashMap<&
             (HistoryOp::Get, _) => (*now == op.value, None),
             (HistoryOp::Cas, Outcome::Unknown) => (true, (*now == op.expected).then_some(&op.value)),
             (HistoryOp::Cas, _) => (*now == op.expected, Some(&op.value)),
+            (HistoryOp::Txn, _) => unreachable!("filtered out above"),
         };
         if !valid {
             continue;
@@ -520,7 +523,7 @@ fn register_history(rng: &mut Rng, n: usize, clients: usize, keys: usize) -> Vec
         match e.op {
             HistoryOp::Put => _ = reg.insert(e.key.clone(), e.value.clone()),
             HistoryOp::Get => e.value = reg.get(&e.key).cloned().flatten(),
-            HistoryOp::Cas => unreachable!("no cas here"),
+            HistoryOp::Cas | HistoryOp::Txn => unreachable!("no cas or txn here"),
         }
     }
     h
@@ -549,4 +552,39 @@ fn ten_thousand_operations() {
     assert_eq!(failing.len(), 1, "{failing:?}");
     let KeyVerdict::NotLinearizable { witness } = &failing[0].1 else { panic!("{failing:?}") };
     assert!(witness.contains(&bad) && witness.len() <= 12, "{bad} {witness:?}");
+}
+
+/// A transaction is checked as one put per key it writes: a read may not see one of its
+/// values before the transaction began, nor miss one after it returned ok; a witness names the
+/// transaction's own entry.
+#[test]
+fn a_transaction_counts_as_a_put_on_each_of_its_keys() {
+    use crate::workload::op::Write;
+    let txn = |invoke: u64, ret: Option<u64>, outcome: Outcome| HistoryEntry {
+        op: HistoryOp::Txn,
+        key: "x+y".into(),
+        value: None,
+        writes: vec![Write { key: "x".into(), value: "1".into() }, Write { key: "y".into(), value: "2".into() }],
+        ..entry(1, HistoryOp::Put, "x+y", None, invoke, ret, outcome)
+    };
+    let read = |key: &str, v: Option<&str>, invoke: u64, ret: u64| {
+        entry(2, HistoryOp::Get, key, v, invoke, Some(ret), Outcome::Ok)
+    };
+    // Both keys read after the commit: fine.
+    let good = vec![txn(0, Some(10), Outcome::Ok), read("x", Some("1"), 20, 30), read("y", Some("2"), 20, 30)];
+    assert_eq!(check(&good, &CheckOptions::default()).linearizable, Some(true));
+    // y read as absent after the transaction returned ok: a lost write on y.
+    let torn = vec![txn(0, Some(10), Outcome::Ok), read("x", Some("1"), 20, 30), read("y", None, 20, 30)];
+    let v = check(&torn, &CheckOptions::default());
+    assert_eq!(v.linearizable, Some(false));
+    let (key, verdict) = v.keys.iter().find(|(_, k)| *k != KeyVerdict::Linearizable).unwrap();
+    assert_eq!(key, "y");
+    assert_eq!(*verdict, KeyVerdict::NotLinearizable { witness: vec![0, 2] });
+    // A failed (aborted) transaction whose value was read.
+    let dirty = vec![txn(0, Some(10), Outcome::Fail), read("x", Some("1"), 5, 8)];
+    assert_eq!(check(&dirty, &CheckOptions::default()).linearizable, Some(false));
+    // A malformed one.
+    let mut empty = txn(0, Some(10), Outcome::Ok);
+    empty.writes.clear();
+    assert!(check(&[empty], &CheckOptions::default()).error.is_some());
 }

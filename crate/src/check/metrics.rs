@@ -69,7 +69,7 @@
 use super::linearizability::{self, CheckOptions, KeyVerdict};
 use crate::sim::dynamic::Simulation;
 use crate::sim::ids::{ClientId, NodeId};
-use crate::workload::history::{History, HistoryEntry, HistoryOp, Outcome};
+use crate::workload::history::{History, HistoryEntry, HistoryOp, Outcome, per_key};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -230,6 +230,10 @@ pub fn latency(mut us: Vec<u64>) -> Option<Latency> {
 /// Every stale read (see the module's notes), in history order.
 pub fn stale_reads(history: &[HistoryEntry]) -> Vec<StaleRead> {
     let is_write = |e: &HistoryEntry| matches!(e.op, HistoryOp::Put | HistoryOp::Cas) && e.outcome != Outcome::Fail;
+    // A transaction counts as one put per key it writes; `index` names the entry itself.
+    let expanded = per_key(history);
+    let source: Vec<usize> = expanded.iter().map(|(i, _)| *i).collect();
+    let history: Vec<&HistoryEntry> = expanded.iter().map(|(_, e)| e.as_ref()).collect();
     let mut by_key: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, e) in history.iter().enumerate() {
         by_key.entry(e.key.as_str()).or_default().push(i);
@@ -251,7 +255,7 @@ pub fn stale_reads(history: &[HistoryEntry]) -> Vec<StaleRead> {
         // a read invoked at t, the latest-invoked write that had completed before t.
         let mut done: Vec<(u64, usize)> = indices
             .iter()
-            .filter(|&&i| is_write(&history[i]) && history[i].outcome == Outcome::Ok)
+            .filter(|&&i| is_write(history[i]) && history[i].outcome == Outcome::Ok)
             .filter_map(|&i| history[i].return_us.map(|r| (r, i)))
             .collect();
         done.sort_unstable();
@@ -280,7 +284,7 @@ pub fn stale_reads(history: &[HistoryEntry]) -> Vec<StaleRead> {
             };
             if stale {
                 out.push(StaleRead {
-                    index: i,
+                    index: source[i],
                     client: r.client,
                     key: key.to_string(),
                     invoke_us: r.invoke_us,

@@ -5,3 +5,4 @@
 pub mod fuzz;
 pub mod linearizability;
 pub mod metrics;
+pub mod txns;

@@ -4,6 +4,7 @@
 
 pub mod nwr;
 pub mod raft;
+pub mod txn;
 
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::dynamic::Simulation;
@@ -21,6 +22,23 @@ pub struct ProtocolInfo {
     /// Parameters for one fuzz run, varied by seed so that the fuzzer covers the protocol's
     /// options too (a bug may only show with an option off).
     pub fuzz_params: fn(&mut SimRng) -> serde_json::Value,
+    /// Whether it runs transactions (`"op": "txn"`; the atomic-commitment protocols).
+    pub transactions: bool,
+    /// The faults its random runs may inject: a protocol is judged only against the failures
+    /// its paper assumes (3PC assumes a synchronous network: crashes, no partitions).
+    pub fuzz_faults: FuzzFaults,
+    /// Whether `caplab fuzz` demands a linearizable history (a transaction counts as one put
+    /// per key it writes). A Saga gives up isolation, so its histories are not.
+    pub linearizable: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FuzzFaults {
+    /// Partitions, cuts, crashes, restarts, pauses, loss and duplication.
+    All,
+    /// Crashes and restarts only, on a network that neither loses nor delays messages beyond
+    /// its latency range.
+    CrashOnly,
 }
 
 pub static PROTOCOLS: &[ProtocolInfo] = &[
@@ -29,12 +47,18 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         title: "Raft consensus",
         settled: single_agreed_leader,
         fuzz_params: raft::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        linearizable: true,
     },
     ProtocolInfo {
         name: "nwr",
         title: "NWR quorum key-value store (Dynamo)",
         settled: nwr::converged,
         fuzz_params: nwr::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        linearizable: true,
     },
 ];
 

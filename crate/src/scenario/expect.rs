@@ -2,12 +2,14 @@
 //! leader among these nodes by 2 s", "the history is linearizable", "no invariant violated".
 
 use super::Scenario;
-use crate::check::metrics;
+use crate::check::{metrics, txns};
 use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
 use crate::sim::ids::{ClientId, NodeId};
+use crate::sim::protocol::Decision;
 use crate::workload::history::{OpKind, Outcome};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 fn yes() -> bool {
     true
@@ -92,6 +94,79 @@ pub enum Expectation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<f64>,
     },
+    /// One transaction (`c1.3`: client c1's third request; see `check::txns`), at `at_ms` or
+    /// at the end: what each node named in `decisions` has decided (`commit`, `abort` or
+    /// `undecided`), whether no node committed while another aborted (`atomic`), what the
+    /// client was told (`outcome`), and how long `node` (default: the longest-blocked
+    /// participant) has been uncertain and undecided (`blocked_ms`).
+    Transaction {
+        txn: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decisions: Option<BTreeMap<NodeId, Decided>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        atomic: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<Outcome>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<NodeId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        blocked_ms: Option<Bounds>,
+    },
+    /// The number of transactions any node knows of that match every field given (`atomic`,
+    /// `decided`: every node that took part has decided) is at least `min` (default 1, or 0
+    /// when only `max` is given) and at most `max`, at the end of the run.
+    Transactions {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        atomic: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        decided: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<usize>,
+    },
+}
+
+/// What a node has decided about a transaction, as an expectation names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decided {
+    Commit,
+    Abort,
+    Undecided,
+}
+
+/// A range of milliseconds; at least one end given.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bounds {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+}
+
+impl Bounds {
+    fn validate(&self) -> Result<(), String> {
+        for (name, b) in [("min", self.min), ("max", self.max)] {
+            if let Some(b) = b
+                && (!b.is_finite() || b < 0.0)
+            {
+                return Err(format!("{name} {b} is not a number of milliseconds"));
+            }
+        }
+        match (self.min, self.max) {
+            (None, None) => Err("give min, max or both".into()),
+            (Some(lo), Some(hi)) if lo > hi => Err(format!("min {lo} is above max {hi}")),
+            _ => Ok(()),
+        }
+    }
+
+    fn holds(&self, v: f64) -> bool {
+        self.min.is_none_or(|lo| v >= lo) && self.max.is_none_or(|hi| v <= hi)
+    }
 }
 
 /// What only the whole run can tell, computed once by the runner for the expectations judged
@@ -172,6 +247,23 @@ impl Expectation {
                     _ => Ok(()),
                 }
             }
+            Expectation::Transaction { txn, at_ms, decisions, node: n, blocked_ms, .. } => {
+                if txns::parse_txn_id(txn).is_none_or(|(c, seq)| c.0 >= s.clients || seq == 0) {
+                    return Err(format!(
+                        "transaction `{txn}` is not a client's request (c1.1 is client c1's first; the scenario has {} clients)",
+                        s.clients
+                    ));
+                }
+                if let Some(t) = at_ms {
+                    time(*t)?;
+                }
+                decisions.iter().flat_map(|d| d.keys()).try_for_each(node)?;
+                n.iter().try_for_each(node)?;
+                blocked_ms.as_ref().map_or(Ok(()), Bounds::validate)
+            }
+            Expectation::Transactions { min: Some(lo), max: Some(hi), .. } if lo > hi => {
+                Err(format!("min {lo} is above max {hi}"))
+            }
             _ => Ok(()),
         }
     }
@@ -181,6 +273,7 @@ impl Expectation {
         match self {
             Expectation::SingleLeader { by_ms, .. } => Some(*by_ms),
             Expectation::Node { at_ms, .. } | Expectation::Converged { at_ms } => Some(*at_ms),
+            Expectation::Transaction { at_ms, .. } => *at_ms,
             _ => None,
         }
     }
@@ -307,7 +400,73 @@ impl Expectation {
                     format!("converged {ms} ms after the last heal"),
                 ),
             },
+            Expectation::Transaction { txn, decisions, atomic, outcome, node, blocked_ms, .. } => {
+                judge_transaction(sim, txn, decisions.as_ref(), *atomic, *outcome, *node, blocked_ms.as_ref())
+            }
+            Expectation::Transactions { atomic, decided, min, max } => {
+                let all = txns::summarize(sim);
+                let n = all
+                    .iter()
+                    .filter(|t| atomic.is_none_or(|a| a == t.atomic) && decided.is_none_or(|d| d == t.decided))
+                    .count();
+                let lo = min.unwrap_or(if max.is_some() { 0 } else { 1 });
+                (n >= lo && max.is_none_or(|hi| n <= hi), format!("{n} matching of {} transactions", all.len()))
+            }
         };
         ExpectResult { expect: self.describe(), ok, detail }
     }
+}
+
+fn judge_transaction(
+    sim: &dyn Simulation,
+    txn: &str,
+    decisions: Option<&BTreeMap<NodeId, Decided>>,
+    atomic: Option<bool>,
+    outcome: Option<Outcome>,
+    node: Option<NodeId>,
+    blocked_ms: Option<&Bounds>,
+) -> (bool, String) {
+    let Some(t) = txns::summarize(sim).into_iter().find(|t| t.txn == txn) else {
+        return (false, format!("no node knows of transaction {txn}"));
+    };
+    let mut wrong = Vec::new();
+    for (n, want) in decisions.into_iter().flatten() {
+        let got = match t.nodes.get(&n.to_string()).and_then(|p| p.decision) {
+            Some(Decision::Commit) => Decided::Commit,
+            Some(Decision::Abort) => Decided::Abort,
+            None => Decided::Undecided,
+        };
+        if got != *want {
+            wrong.push(format!("{n} is {got:?}, not {want:?}"));
+        }
+    }
+    if let Some(a) = atomic
+        && a != t.atomic
+    {
+        wrong.push(format!("it is {}atomic", if t.atomic { "" } else { "not " }));
+    }
+    if let Some(o) = outcome
+        && Some(o) != t.outcome
+    {
+        wrong.push(format!("the client's outcome is {:?}", t.outcome));
+    }
+    let blocked = match node {
+        Some(n) => t.nodes.get(&n.to_string()).map_or(0.0, |p| p.blocked_ms),
+        None => t.blocked_ms,
+    };
+    if let Some(b) = blocked_ms
+        && !b.holds(blocked)
+    {
+        wrong.push(format!("blocked {blocked} ms"));
+    }
+    let parts: Vec<String> = t
+        .nodes
+        .iter()
+        .map(|(n, p)| {
+            let d = p.decision.map_or("undecided".to_string(), |d| format!("{d:?}").to_lowercase());
+            format!("{n} {} ({d}, blocked {} ms)", p.state, p.blocked_ms)
+        })
+        .collect();
+    let summary = format!("{txn}: {}", parts.join(", "));
+    if wrong.is_empty() { (true, summary) } else { (false, format!("{}; {summary}", wrong.join("; "))) }
 }

@@ -263,7 +263,32 @@ impl Scenario {
         for (i, e) in self.expect.iter().enumerate() {
             e.validate(self).map_err(|p| invalid(format!("expect[{i}]"), p))?;
         }
+        self.validate_transactions()?;
         self.validate_compare()
+    }
+
+    /// Transactions (a `txn_keys` workload, a `txn` request) need a protocol that runs them.
+    fn validate_transactions(&self) -> Result<(), ScenarioError> {
+        let txn_request = self
+            .timeline
+            .iter()
+            .position(|e| matches!(&e.action, Action::Request { op: crate::workload::history::OpKind::Txn, .. }));
+        let field = match (self.workload.txn_keys, txn_request) {
+            (0, None) => return Ok(()),
+            (0, Some(i)) => format!("timeline[{i}]"),
+            _ => "workload.txn_keys".to_string(),
+        };
+        let protocols = std::iter::once(&self.protocol).chain(self.compare.iter().map(|s| &s.protocol));
+        for p in protocols {
+            if let Ok(info) = crate::protocols::info(p)
+                && !info.transactions
+            {
+                let txn: Vec<&str> =
+                    crate::protocols::PROTOCOLS.iter().filter(|i| i.transactions).map(|i| i.name).collect();
+                return Err(invalid(field, format!("{p} runs no transactions (those that do: {})", txn.join(", "))));
+            }
+        }
+        Ok(())
     }
 
     fn validate_compare(&self) -> Result<(), ScenarioError> {

@@ -7,7 +7,7 @@
 
 use super::Scenario;
 use super::expect::{ExpectResult, RunFacts};
-use crate::check::{linearizability, metrics};
+use crate::check::{linearizability, metrics, txns};
 use crate::protocols;
 use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
@@ -79,6 +79,10 @@ pub struct Summary {
     /// siblings, NWR with last-writer-wins and Raft never do. Siblings that live less than
     /// 100 ms between two probes can be missed.
     pub siblings: usize,
+    /// Atomic-commitment protocols: every transaction, with each node's decision and how long
+    /// each was blocked (see `check::txns`). Left out for other protocols.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transactions: Vec<txns::TxnSummary>,
     pub expect: Vec<ExpectResult>,
     pub trace_hash: String,
 }
@@ -273,6 +277,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
         latency_ms: m.latency_ms,
         converged_ms: facts.converged_ms,
         siblings: probe.siblings,
+        transactions: txns::summarize(sim.as_ref()),
         expect: results.into_iter().flatten().collect(),
         trace_hash: sim.trace_hash(),
     };

@@ -108,12 +108,17 @@ pub enum Action {
     },
     /// One client operation. `node` picks the node to ask first; by default the client asks
     /// the node it believes leads.
+    /// A transaction (`"op": "txn"`) names its `keys` instead of one `key`; each is written a
+    /// fresh value.
     Request {
         client: ClientId,
         op: OpKind,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
         key: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         value: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        keys: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<NodeId>,
     },
@@ -211,10 +216,33 @@ impl Action {
             | Action::Pause { node }
             | Action::Resume { node }
             | Action::Timeout { node } => target(node),
-            Action::Request { client, op, key, value, node } => {
+            Action::Request { client, op, key, value, keys, node } => {
                 actor(&ActorId::Client(*client))?;
                 if let Some(n) = node {
                     actor(&ActorId::Node(*n))?;
+                }
+                if *op == OpKind::Txn {
+                    let Some(keys) = keys.as_ref().filter(|k| !k.is_empty()) else {
+                        return Err("a txn request needs `keys`, a list of the keys it writes".into());
+                    };
+                    if !key.is_empty() || value.is_some() {
+                        return Err("a txn request names its `keys`, not one `key` or `value`".into());
+                    }
+                    if keys.len() > 16 {
+                        return Err(format!("a txn writes at most 16 keys, not {}", keys.len()));
+                    }
+                    for (i, k) in keys.iter().enumerate() {
+                        if k.is_empty() || k.contains('+') {
+                            return Err(format!("txn key `{k}` must be non-empty and without `+`"));
+                        }
+                        if keys[..i].contains(k) {
+                            return Err(format!("txn key `{k}` is named twice"));
+                        }
+                    }
+                    return Ok(());
+                }
+                if keys.is_some() {
+                    return Err(format!("only a txn request takes `keys`; a {} names one `key`", op_name(*op)));
                 }
                 if key.is_empty() {
                     return Err("a request needs a non-empty key".into());
@@ -260,6 +288,14 @@ pub struct TimedAction {
     pub at_us: u64,
     #[serde(flatten)]
     pub action: Action,
+}
+
+fn op_name(op: OpKind) -> &'static str {
+    match op {
+        OpKind::Put => "put",
+        OpKind::Get => "get",
+        OpKind::Txn => "txn",
+    }
 }
 
 #[cfg(test)]

@@ -43,11 +43,11 @@ impl<P: Protocol> Sim<P> {
 
     fn invoke(&mut self, c: ClientId, op: Op, node: Option<NodeId>) {
         let now = self.now;
-        let (kind, value) = match &op {
-            Op::Put { value, .. } => (OpKind::Put, Some(value.clone())),
-            Op::Get { .. } => (OpKind::Get, None),
+        let history = match &op {
+            Op::Put { key, value } => self.history.invoke(c, OpKind::Put, key, Some(value.clone()), now.0),
+            Op::Get { key } => self.history.invoke(c, OpKind::Get, key, None, now.0),
+            Op::Txn { writes } => self.history.invoke_txn(c, writes, now.0),
         };
-        let history = self.history.invoke(c, kind, op.key(), value, now.0);
         let client = &mut self.clients[c.index()];
         let seq = client.next_seq;
         client.next_seq += 1;

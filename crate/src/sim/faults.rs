@@ -10,7 +10,7 @@ use super::rng::probability_to_ppm;
 use super::time::Time;
 use super::trace::TraceEvent;
 use crate::workload::history::OpKind;
-use crate::workload::op::Op;
+use crate::workload::op::{Op, Write};
 
 impl<P: Protocol> Sim<P> {
     /// Applies a user's action now, after every event due at the current time (so that replaying
@@ -133,10 +133,17 @@ impl<P: Protocol> Sim<P> {
             _ => {}
         }
         self.emit(TraceEvent::Fault { action: action.clone() });
-        if let Action::Request { client, op, key, value, node } = action {
+        if let Action::Request { client, op, key, value, keys, node } = action {
             let op = match op {
                 OpKind::Get => Op::Get { key },
                 OpKind::Put => Op::Put { key, value: value.unwrap_or_else(|| self.workload.fresh_value()) },
+                OpKind::Txn => Op::Txn {
+                    writes: keys
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|key| Write { key, value: self.workload.fresh_value() })
+                        .collect(),
+                },
             };
             self.client_request(client, op, node);
         }

@@ -40,6 +40,57 @@ pub struct NodeView {
     pub commit_index: u64,
     /// The node's state-machine contents (key → value), in key order.
     pub store: Vec<(String, String)>,
+    /// Atomic-commitment protocols: what this node knows of each transaction it takes part
+    /// in, oldest first (left out for other protocols).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub txns: Vec<TxnRecord>,
+}
+
+/// How a transaction ended at one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Commit,
+    Abort,
+}
+
+/// One node's part in one transaction, as the page, the run summary and the invariants see it.
+/// Every protocol that commits transactions fills these in its own words (`state`), and keeps
+/// them in its durable state so that a crashed node still shows them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TxnRecord {
+    /// `c1.3`: the client and the sequence number of its request.
+    pub txn: String,
+    /// `coordinator` (or `orchestrator`) for the node that runs the transaction, `participant`
+    /// for a node that holds some of its keys. A node can be both.
+    pub role: &'static str,
+    /// The protocol's name for where the node is: `working`, `prepared`, `precommitted`,
+    /// `committed`, `aborted`, `compensating`, ...
+    pub state: &'static str,
+    /// A participant's vote, once cast.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vote: Option<bool>,
+    /// The outcome this node reached, once it has.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// When the node first heard of the transaction.
+    pub since_us: u64,
+    /// When it became uncertain: it voted yes and may no longer decide alone. Blocked from
+    /// here until `decided_us` (or now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uncertain_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_us: Option<u64>,
+    /// The keys it holds locked for the transaction now.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<String>,
+}
+
+impl TxnRecord {
+    /// How long this node has been (or was) blocked: uncertain and undecided, up to `now`.
+    pub fn blocked_us(&self, now: u64) -> u64 {
+        self.uncertain_us.map_or(0, |u| self.decided_us.unwrap_or(now).saturating_sub(u))
+    }
 }
 
 /// An invariant from a protocol's paper, checked after every step.

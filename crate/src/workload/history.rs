@@ -3,6 +3,7 @@
 //! `{"client":"c1","op":"put","key":"x","value":"3","invoke_us":1200000,"return_us":1250000,"outcome":"ok"}`.
 
 use crate::sim::ids::ClientId;
+use crate::workload::op::{Write, txn_key};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -10,6 +11,8 @@ use serde::{Deserialize, Serialize};
 pub enum OpKind {
     Put,
     Get,
+    /// A transaction writing several keys, all or none.
+    Txn,
 }
 
 /// What a history entry did: a request kind, or `cas`, which the simulated clients do not issue
@@ -21,6 +24,9 @@ pub enum HistoryOp {
     Get,
     /// Compare-and-set: if the register holds `expected`, write `value`.
     Cas,
+    /// A transaction: every write in `writes`, all or none. Its `key` is the keys joined by `+`
+    /// and its `value` is null.
+    Txn,
 }
 
 impl From<OpKind> for HistoryOp {
@@ -28,6 +34,7 @@ impl From<OpKind> for HistoryOp {
         match op {
             OpKind::Put => HistoryOp::Put,
             OpKind::Get => HistoryOp::Get,
+            OpKind::Txn => HistoryOp::Txn,
         }
     }
 }
@@ -66,6 +73,9 @@ pub struct HistoryEntry {
     /// For `cas` only: the value compared with (`null` or left out: the key is absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<String>,
+    /// For `txn` only: the keys and values it writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<Write>,
     pub invoke_us: u64,
     pub return_us: Option<u64>,
     pub outcome: Outcome,
@@ -103,11 +113,19 @@ impl History {
             key: key.to_string(),
             value,
             expected: None,
+            writes: Vec::new(),
             invoke_us,
             return_us: None,
             outcome: Outcome::Unknown,
         });
         self.open.push(index);
+        index
+    }
+
+    /// Records the invocation of a transaction.
+    pub fn invoke_txn(&mut self, client: ClientId, writes: &[Write], invoke_us: u64) -> usize {
+        let index = self.invoke(client, OpKind::Txn, &txn_key(writes), None, invoke_us);
+        self.entries[index].writes = writes.to_vec();
         index
     }
 
@@ -150,4 +168,32 @@ impl History {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.entries).unwrap_or_else(|_| "[]".to_string())
     }
+}
+
+/// The history as key-value checks see it: every entry as it is, except that a transaction
+/// stands for one `put` per key it writes, with its times and outcome. Each comes with the index
+/// of the entry it stands for. Linearizability is local, so checking each key of a transaction
+/// on its own is a necessary condition for the transaction to be atomic and linearizable (not a
+/// sufficient one: it cannot see a reader that saw one key of a transaction but not the other).
+pub fn per_key(history: &[HistoryEntry]) -> Vec<(usize, std::borrow::Cow<'_, HistoryEntry>)> {
+    let mut out = Vec::with_capacity(history.len());
+    for (i, e) in history.iter().enumerate() {
+        if e.op != HistoryOp::Txn {
+            out.push((i, std::borrow::Cow::Borrowed(e)));
+            continue;
+        }
+        for w in &e.writes {
+            out.push((
+                i,
+                std::borrow::Cow::Owned(HistoryEntry {
+                    op: HistoryOp::Put,
+                    key: w.key.clone(),
+                    value: Some(w.value.clone()),
+                    writes: Vec::new(),
+                    ..e.clone()
+                }),
+            ));
+        }
+    }
+    out
 }

@@ -8,7 +8,7 @@ pub mod op;
 use crate::sim::ids::ClientId;
 use crate::sim::rng::{SimRng, probability_to_ppm};
 use crate::sim::time::Micros;
-use op::Op;
+use op::{Op, Write};
 use serde::{Deserialize, Serialize};
 
 /// The `workload` object of a scenario. With `rate` 0 the clients only run the timeline's
@@ -42,6 +42,14 @@ pub struct WorkloadSpec {
     /// Which clients run the closed loop (default: all).
     #[serde(default)]
     pub clients: Option<Vec<ClientId>>,
+    /// With 2 or more, every generated write is a transaction over this many distinct keys
+    /// (for the atomic-commitment protocols); 0 (the default): single-key puts.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub txn_keys: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 fn default_keys() -> u32 {
@@ -72,6 +80,7 @@ impl Default for WorkloadSpec {
             start_ms: 0,
             stop_ms: None,
             clients: None,
+            txn_keys: 0,
         }
     }
 }
@@ -89,6 +98,12 @@ impl WorkloadSpec {
         }
         if self.timeout_ms == 0 {
             return Err("timeout_ms must be above 0".into());
+        }
+        if self.txn_keys == 1 || self.txn_keys > 16 || self.txn_keys > self.keys {
+            return Err(format!(
+                "txn_keys must be 0 (no transactions) or from 2 to 16 and at most keys ({}), not {}",
+                self.keys, self.txn_keys
+            ));
         }
         if self.retries > 100 {
             return Err(format!("retries must be at most 100, not {}", self.retries));
@@ -122,6 +137,7 @@ pub struct Workload {
     pub backoff_us: Micros,
     pub generates: bool,
     pub clients: Option<Vec<ClientId>>,
+    pub txn_keys: u32,
     next_value: u64,
 }
 
@@ -140,6 +156,7 @@ impl Workload {
             backoff_us: spec.retry_backoff_ms.saturating_mul(1000),
             generates,
             clients: spec.clients.clone(),
+            txn_keys: spec.txn_keys,
             next_value: 1,
         }
     }
@@ -154,8 +171,33 @@ impl Workload {
 
     pub fn next_op(&mut self, rng: &mut SimRng) -> Op {
         let key = key_name(rng.below(self.keys as u64) as u32);
-        if rng.chance(self.read_ppm) { Op::Get { key } } else { Op::Put { key, value: self.fresh_value() } }
+        if rng.chance(self.read_ppm) {
+            return Op::Get { key };
+        }
+        if self.txn_keys < 2 {
+            return Op::Put { key, value: self.fresh_value() };
+        }
+        // A transaction over `txn_keys` distinct keys, in key order.
+        let mut picked: Vec<u32> = Vec::new();
+        while picked.len() < self.txn_keys.min(self.keys) as usize {
+            let k = rng.below(self.keys as u64) as u32;
+            if !picked.contains(&k) {
+                picked.push(k);
+            }
+        }
+        picked.sort_unstable();
+        Op::Txn { writes: picked.into_iter().map(|k| Write { key: key_name(k), value: self.fresh_value() }).collect() }
     }
+}
+
+/// The index of a workload key (`x` → 0, `k7` → 6), `None` for any other key.
+pub fn key_index(key: &str) -> Option<u32> {
+    const NAMES: [&str; 6] = ["x", "y", "z", "w", "v", "u"];
+    if let Some(i) = NAMES.iter().position(|n| *n == key) {
+        return Some(i as u32);
+    }
+    let n: u32 = key.strip_prefix('k')?.parse().ok()?;
+    (n >= 7 && key_name(n - 1) == key).then(|| n - 1)
 }
 
 /// Keys are x, y, z, w, v, u, then k7, k8, ...

@@ -4,18 +4,29 @@
 use crate::sim::ids::NodeId;
 use serde::{Deserialize, Serialize};
 
-/// A client operation on a single key.
+/// One write of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Write {
+    pub key: String,
+    pub value: String,
+}
+
+/// A client operation: a read or a write of one key, or a transaction that writes several
+/// keys at once, all or none (served by the atomic-commitment protocols: 2PC, 3PC, Saga).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     Put { key: String, value: String },
     Get { key: String },
+    Txn { writes: Vec<Write> },
 }
 
 impl Op {
-    pub fn key(&self) -> &str {
+    /// The key, or for a transaction its keys joined by `+` (`x+y`), as the history shows it.
+    pub fn key(&self) -> String {
         match self {
-            Op::Put { key, .. } | Op::Get { key } => key,
+            Op::Put { key, .. } | Op::Get { key } => key.clone(),
+            Op::Txn { writes } => txn_key(writes),
         }
     }
 
@@ -23,8 +34,14 @@ impl Op {
         match self {
             Op::Put { .. } => "put",
             Op::Get { .. } => "get",
+            Op::Txn { .. } => "txn",
         }
     }
+}
+
+/// How a transaction's keys show in the history's `key` field: joined by `+`.
+pub fn txn_key(writes: &[Write]) -> String {
+    writes.iter().map(|w| w.key.as_str()).collect::<Vec<_>>().join("+")
 }
 
 /// A request as it travels to a node. `seq` numbers a client's operations from 1; a retry of

@@ -429,6 +429,7 @@ fn store_view(role: &str, store: &BTreeMap<String, Vec<Version>>) -> NodeView {
             .iter()
             .map(|(k, vs)| (k.clone(), vs.iter().map(|v| v.value.as_str()).collect::<Vec<_>>().join(" | ")))
             .collect(),
+        ..NodeView::default()
     }
 }
 

@@ -96,6 +96,11 @@ impl Nwr {
         let (key, put) = match request.op {
             Op::Get { key } => (key, None),
             Op::Put { key, value } => (key, Some(value)),
+            Op::Txn { .. } => {
+                let reason = "nwr serves single-key puts and gets, not transactions".to_string();
+                ctx.reply(client, seq, Reply::Rejected { reason });
+                return;
+            }
         };
         let asked = self.home(&key).into_iter().map(|n| (n, None)).collect();
         let lww_put = put.is_some() && self.params.versioning == Versioning::Lww;

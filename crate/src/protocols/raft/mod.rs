@@ -227,6 +227,7 @@ impl Protocol for Raft {
             log_terms: self.log.iter().map(|e| e.term).collect(),
             commit_index: self.commit_index,
             store: self.store.data.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            ..NodeView::default()
         }
     }
 
@@ -237,7 +238,7 @@ impl Protocol for Raft {
             leader: None,
             log_terms: d.log.iter().map(|e| e.term).collect(),
             commit_index: 0,
-            store: Vec::new(),
+            ..NodeView::default()
         }
     }
 

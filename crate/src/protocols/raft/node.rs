@@ -287,6 +287,14 @@ impl Raft {
         let command = match request.op {
             Op::Put { key, value } => Command::Put { key, value, client, seq },
             Op::Get { key } => Command::Get { key, client, seq },
+            Op::Txn { .. } => {
+                ctx.reply(
+                    client,
+                    seq,
+                    Reply::Rejected { reason: "raft serves single-key puts and gets, not transactions".into() },
+                );
+                return;
+            }
         };
         self.append(Entry { term: self.current_term, command });
         let index = self.last_log_index();
