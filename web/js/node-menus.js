@@ -13,10 +13,27 @@ function requestForm(app, { node, client }) {
   const pickClient = h('select', { name: 'client', 'aria-label': t('menu.client') });
   for (let i = 1; i <= clients; i++) pickClient.append(h('option', { value: `c${i}`, text: `c${i}` }));
   if (client) pickClient.value = client;
-  const op = h('select', { name: 'op', 'aria-label': t('menu.op') }, [h('option', { value: 'put', text: 'put' }), h('option', { value: 'get', text: 'get' })]);
+  // A protocol may offer other operations (the commit protocols: a transaction over several
+  // keys, then get).
+  const ops = app.module.ops ?? ['put', 'get'];
+  const op = h('select', { name: 'op', 'aria-label': t('menu.op') }, ops.map((o) => h('option', { value: o, text: o })));
   const key = h('input', { name: 'key', value: 'x', size: 3, 'aria-label': t('menu.key') });
   const value = h('input', { name: 'value', size: 4, placeholder: t('menu.auto'), 'aria-label': t('menu.value') });
-  op.addEventListener('change', () => { value.disabled = op.value === 'get'; });
+  const fit = () => {
+    value.disabled = op.value !== 'put';
+    // A transaction names its keys, each written a fresh value.
+    if (op.value === 'txn') {
+      if (!key.value.includes(',')) key.value = 'x,y,z';
+      key.size = 6;
+      key.title = t('menu.txnKeys');
+    } else {
+      if (key.value.includes(',')) key.value = key.value.split(',')[0].trim() || 'x';
+      key.size = 3;
+      key.title = '';
+    }
+  };
+  op.addEventListener('change', fit);
+  fit();
   const send = h('button', { type: 'submit', class: 'btn primary', 'data-menu': 'send-request', text: t('menu.send') });
   const form = h('form', { class: 'req-form' }, [
     h('div', { class: 'menu-heading', text: node ? t('menu.requestTo', { node }) : t(app.module.menuKeys?.requestAny ?? 'menu.requestLeader') }),
@@ -24,7 +41,9 @@ function requestForm(app, { node, client }) {
   ]);
   form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const action = { action: 'request', client: client ?? pickClient.value, op: op.value, key: key.value.trim() };
+    const action = { action: 'request', client: client ?? pickClient.value, op: op.value };
+    if (op.value === 'txn') action.keys = key.value.split(',').map((k) => k.trim()).filter(Boolean);
+    else action.key = key.value.trim();
     if (op.value === 'put' && value.value.trim()) action.value = value.value.trim();
     if (node) action.node = node;
     app.menu.close();

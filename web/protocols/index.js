@@ -6,8 +6,9 @@
 import generic from './generic.js';
 import raft from './raft.js';
 import nwr from './nwr.js';
+import commit from './commit.js';
 
-const MODULES = { raft, nwr };
+const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit };
 
 export function protocolModule(name) {
   return { ...generic, ...(MODULES[name] ?? {}), name };

@@ -297,7 +297,13 @@ fn check(args: &[String]) -> Result<(), String> {
 }
 
 fn fuzz_cmd(protocol: &str, seeds: u64, start: u64, verbose: bool, dump: Option<&str>) -> Result<(), String> {
-    protocols::info(protocol).map_err(|e| e.to_string())?;
+    let info = protocols::info(protocol).map_err(|e| e.to_string())?;
+    if info.fuzz_faults == protocols::FuzzFaults::CrashOnly {
+        println!("{protocol}: crashes and restarts only (its paper assumes a synchronous network)");
+    }
+    if !info.linearizable {
+        println!("{protocol}: invariants and settling checked; the history is not held to linearizability");
+    }
     if start.checked_add(seeds).is_none() {
         return Err(format!("--start {start} with --seeds {seeds} runs past the largest seed"));
     }
