@@ -87,6 +87,11 @@ export function describeEvent(e) {
 
 export function opText(op) {
   if (op.op === 'get') return `get ${op.key}`;
+  // A transaction: from a trace event with its writes, or from an action with its keys.
+  if (op.op === 'txn') {
+    if (Array.isArray(op.writes)) return `txn ${op.writes.map((w) => `${w.key}=${w.value}`).join(' ')}`;
+    return `txn ${(op.keys ?? []).join(',')}`;
+  }
   return op.value === undefined || op.value === null ? `put ${op.key}` : `put ${op.key}=${op.value}`;
 }
 

@@ -228,6 +228,32 @@ fn print_summary(s: &caplab::scenario::run::Summary) {
     });
     println!("latency      {lat}");
     println!("converged    {}", s.converged_ms.map_or("n/a".into(), |ms| format!("{ms} ms after the last heal")));
+    if !s.transactions.is_empty() {
+        let t = &s.transactions;
+        let decided = t.iter().filter(|x| x.decided).count();
+        let split = t.iter().filter(|x| !x.atomic).count();
+        let longest = t.iter().map(|x| x.blocked_ms).fold(0.0, f64::max);
+        println!(
+            "transactions {} ({decided} decided everywhere, {split} NOT atomic), longest block {longest} ms",
+            t.len()
+        );
+        // The few transactions of a tour, one a line; a long run's only in --json.
+        if t.len() <= 8 {
+            for x in t {
+                let parts: Vec<String> = x
+                    .nodes
+                    .iter()
+                    .map(|(n, p)| {
+                        let d = p.decision.map_or("undecided", caplab::protocols::txn::name);
+                        let blocked =
+                            if p.blocked_ms > 0.0 { format!(", blocked {} ms", p.blocked_ms) } else { String::new() };
+                        format!("{n} {} ({d}{blocked})", p.state)
+                    })
+                    .collect();
+                println!("  {:<10} {}", x.txn, parts.join(", "));
+            }
+        }
+    }
     for e in &s.expect {
         println!("expect       {} {} — {}", if e.ok { "ok  " } else { "FAIL" }, e.expect, e.detail);
     }
