@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bySide, cumulative, liveHistory, partitions, series } from '../js/cap/measure.js';
+import { bySide, cumulative, isolation, liveHistory, partitions, series } from '../js/cap/measure.js';
 import { clientsCutGroups, clientHomes, splitGroups } from '../js/cap/controls.js';
 
 const op = (client, invokeMs, endMs, outcome = 'ok') => ({
@@ -64,4 +64,22 @@ test('the split control keeps a client on each side; cutting clients puts them a
   assert.deepEqual(splitGroups(two), [['n1', 'n2', 'c1'], ['n3', 'n4', 'n5', 'c2']]);
   assert.deepEqual(clientsCutGroups(two), [['n1', 'n2', 'c1', 'c2'], ['n3', 'n4', 'n5']]);
   assert.deepEqual(clientHomes({ nodes: 3, clients: 4 }), { c1: 'n1', c2: 'n2', c3: 'n3', c4: 'n1' });
+});
+
+test('isolation: reads refused, and reads of a value whose transaction then failed', () => {
+  const base = { open: false, invoke_us: 0, return_us: 10, end_us: 10 };
+  const history = [
+    { ...base, client: 'c1', op: 'txn', key: 'x+y', value: null, writes: [{ key: 'x', value: '1' }, { key: 'y', value: '2' }], outcome: 'fail' },
+    { ...base, client: 'c2', op: 'get', key: 'x', value: '1', outcome: 'ok' },
+    { ...base, client: 'c2', op: 'get', key: 'y', value: null, outcome: 'fail' },
+    { ...base, client: 'c1', op: 'txn', key: 'x+z', value: null, writes: [{ key: 'x', value: '3' }, { key: 'z', value: '4' }], outcome: 'ok' },
+    { ...base, client: 'c2', op: 'get', key: 'x', value: '3', outcome: 'ok' },
+    // Same value on another key is another write.
+    { ...base, client: 'c2', op: 'get', key: 'z', value: '1', outcome: 'ok' },
+    // Still waiting: counts for nothing yet.
+    { ...base, client: 'c3', op: 'get', key: 'y', value: null, outcome: 'unknown', open: true, return_us: null, end_us: null },
+  ];
+  const r = isolation(history);
+  assert.equal(r.refused, 1);
+  assert.deepEqual([...r.dirty], [1]);
 });

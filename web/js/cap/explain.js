@@ -44,11 +44,34 @@ export function settledAt(view, healedAt, now) {
   return c.found !== null && c.found <= now ? c.found : null;
 }
 
+/** For two atomic-commitment protocols: what a client outside a transaction could see of it. */
+function explainCommit(views, para, name) {
+  para('cap-term', 'cap.explainCommit', {});
+  for (const v of views) {
+    const st = v.stats;
+    const vars = {
+      side: name(v), refused: st.isolation.refused, dirty: st.isolation.dirty.size,
+      lin: st.linearizable === false ? t('cap.linNo') : st.linearizable ? t('cap.linYes') : '–',
+    };
+    if (st.isolation.dirty.size) para('side-line', 'cap.explainDirty', vars);
+    else if (st.isolation.refused) para('side-line', 'cap.explainLocked', vars);
+    else para('side-line', 'cap.explainCommitQuiet', vars);
+  }
+}
+
 /** The panel's paragraphs, and a key that changes only when their text does. */
 export function explain(views, now) {
   const [a, b] = views;
   if (!a.stats || !b.stats) return { key: '', nodes: [] };
   const name = (v) => pick(v.side.title) || v.side.name;
+  if (a.stats.isolation && b.stats.isolation) {
+    const lines = [];
+    explainCommit(views, (cls, key, vars) => lines.push([cls, key, t(key, vars)]), name);
+    return {
+      key: lines.map((l) => l[2]).join('\n'),
+      nodes: lines.map(([cls, key, text]) => h('p', { class: cls, 'data-explain': key, text })),
+    };
+  }
   const windows = a.stats.windows;
   const open = windows.find((w) => w.end === null);
   const last = windows.at(-1);

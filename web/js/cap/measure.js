@@ -148,3 +148,27 @@ export function quietLatency(history, windows) {
   lat.sort((a, b) => a - b);
   return lat[Math.max(0, Math.ceil(0.5 * lat.length) - 1)];
 }
+
+/**
+ * What other clients saw of transactions (2PC, 3PC, Saga): `refused`, the reads that failed
+ * (a key locked by an undecided transaction is not read), and `dirty`, the history indices of
+ * the reads that returned a value written by a transaction (or put) that then failed: a saga's
+ * step that was later compensated, seen for lack of isolation. Values are unique, so the value
+ * names its writer.
+ */
+export function isolation(history) {
+  const failed = new Set();
+  for (const op of history) {
+    if (pending(op) || op.outcome !== 'fail') continue;
+    if (op.op === 'txn') for (const w of op.writes ?? []) failed.add(`${w.key}\u0000${w.value}`);
+    else if (op.op === 'put') failed.add(`${op.key}\u0000${op.value}`);
+  }
+  let refused = 0;
+  const dirty = new Set();
+  history.forEach((op, i) => {
+    if (op.op !== 'get' || pending(op)) return;
+    if (op.outcome === 'fail') refused++;
+    else if (op.outcome === 'ok' && op.value !== null && failed.has(`${op.key}\u0000${op.value}`)) dirty.add(i);
+  });
+  return { refused, dirty };
+}

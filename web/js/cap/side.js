@@ -4,7 +4,8 @@
 // timeline. Test hooks on the stats box: data-availability, data-minority-availability,
 // data-majority-availability (percent, "" when unknown), data-stale-reads, data-linearizable
 // ("true", "false" or ""), data-witness, data-siblings (the most concurrent versions one replica
-// holds of one key now).
+// holds of one key now); for the atomic-commitment protocols also data-refused-reads (reads
+// refused, their key locked) and data-dirty-reads (reads of a value whose transaction failed).
 
 import { $, h, setAttr, setText } from '../dom.js';
 import { pick, t } from '../i18n.js';
@@ -12,7 +13,7 @@ import { ClusterView } from '../cluster.js';
 import { protocolModule } from '../../protocols/index.js';
 import { SideCharts } from './charts.js';
 import { Timeline } from './timeline.js';
-import { bySide, cumulative, liveHistory, partitions, pending, quietLatency, series } from './measure.js';
+import { bySide, cumulative, isolation, liveHistory, partitions, pending, quietLatency, series } from './measure.js';
 import { clientHomes } from './controls.js';
 
 const BUCKET_MS = 500;
@@ -126,7 +127,10 @@ export class SideView {
     const witnessTimes = [...witness].map((i) => history[i]?.invoke_us / 1000).filter(Number.isFinite);
     const done = history.filter((op) => !pending(op));
     const ok = done.filter((op) => op.outcome === 'ok').length;
+    const transactional = Boolean(protocolModule(s.protocol).ops?.includes('txn'));
     this.stats = {
+      transactional,
+      isolation: transactional ? isolation(history) : null,
       history, windows, end,
       stale: new Set(checked.stale_reads.map((r) => r.index)),
       witness,
@@ -161,6 +165,8 @@ export class SideView {
     setAttr(box, 'data-linearizable', st.linearizable === null ? '' : String(st.linearizable));
     setAttr(box, 'data-witness', st.witness.size);
     setAttr(box, 'data-siblings', st.siblings ?? '');
+    setAttr(box, 'data-refused-reads', st.isolation ? st.isolation.refused : '');
+    setAttr(box, 'data-dirty-reads', st.isolation ? st.isolation.dirty.size : '');
     const lin = st.linearizable === null ? '–' : st.linearizable ? t('cap.linYes') : t('cap.linNo');
     const items = [
       ['avail', t('cap.statAvail'), st.availability === null ? '–' : `${pct(st.availability)}%`, ''],
@@ -171,7 +177,13 @@ export class SideView {
       ['lin', t('cap.statLin'), lin, st.linearizable === false ? 'bad' : st.linearizable ? 'good' : ''],
       ['p50', t('cap.statP50'), st.latency ? `${st.latency.p50.toFixed(0)} ms` : '–', ''],
     ];
-    if (st.siblings !== null && s.protocol !== 'raft') items.push(['siblings', t('cap.statSiblings'), String(st.siblings), st.siblings ? 'warn' : '']);
+    if (st.isolation) {
+      // Transactions: what other clients saw of them instead of the partition figures.
+      items.splice(1, 2,
+        ['refused', t('cap.statRefused'), String(st.isolation.refused), ''],
+        ['dirty', t('cap.statDirty'), String(st.isolation.dirty.size), st.isolation.dirty.size ? 'bad' : '']);
+    }
+    if (st.siblings !== null && !st.isolation && s.protocol !== 'raft') items.push(['siblings', t('cap.statSiblings'), String(st.siblings), st.siblings ? 'warn' : '']);
     const key = JSON.stringify(items);
     if (key !== this.statsKey) {
       this.statsKey = key;
