@@ -71,13 +71,17 @@ test-rust: setup-rust
 test-scenarios: build
 	$(CAPLAB) check scenarios/*.json
 	$(CAPLAB) fuzz raft --seeds 1000
+	$(CAPLAB) fuzz twopc --seeds 1000
+	$(CAPLAB) fuzz threepc --seeds 1000
+	$(CAPLAB) fuzz saga --seeds 1000
 
 # The browser tests compare the page's trace hashes with the native CLI's.
 test-web: build wasm vendor setup-browser setup-npm
 	cd web && node --test --test-concurrency=1 tests/
 
+# make fuzz [PROTOCOL=twopc] [SEEDS=5000] [START=0]
 fuzz: build
-	$(CAPLAB) fuzz raft --seeds $${SEEDS:-1000} --start $${START:-0}
+	$(CAPLAB) fuzz $${PROTOCOL:-raft} --seeds $${SEEDS:-1000} --start $${START:-0}
 
 bench: build wasm vendor setup-browser setup-npm
 	$(CAPLAB) bench
