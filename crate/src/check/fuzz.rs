@@ -52,6 +52,9 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
     let crash_only = info.is_some_and(|p| p.fuzz_faults == FuzzFaults::CrashOnly);
     let transactions = info.is_some_and(|p| p.transactions);
     let node = |i: u64| NodeId(i as u16);
+    // Half the crashes and isolations hit the node that matters most: the leader, or for the
+    // atomic-commitment protocols (which have none) the coordinator, n1.
+    let lead = if transactions { Target::Node(crate::protocols::txn::COORDINATOR) } else { Target::Leader };
     let mut timeline = Vec::new();
     let mut at = 500.0;
     while at < plan.faults_ms as f64 {
@@ -78,8 +81,8 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
                 let other = node((n.0 as u64 + 1 + rng.below(plan.nodes as u64 - 1)) % plan.nodes as u64);
                 Action::Cut { from: n.into(), to: other.into(), oneway: rng.chance(500_000) }
             }
-            5 => Action::Isolate { node: if rng.chance(500_000) { Target::Leader } else { Target::Node(n) } },
-            6 => Action::Crash { node: if rng.chance(500_000) { Target::Leader } else { Target::Node(n) } },
+            5 => Action::Isolate { node: if rng.chance(500_000) { lead } else { Target::Node(n) } },
+            6 => Action::Crash { node: if rng.chance(500_000) { lead } else { Target::Node(n) } },
             7 | 8 => Action::Restart { node: Target::Node(n) },
             9 => Action::Pause { node: Target::Node(n) },
             10 => Action::Resume { node: Target::Node(n) },

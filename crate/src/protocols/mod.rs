@@ -4,6 +4,9 @@
 
 pub mod nwr;
 pub mod raft;
+pub mod saga;
+pub mod threepc;
+pub mod twopc;
 pub mod txn;
 
 use crate::scenario::{Scenario, ScenarioError};
@@ -60,6 +63,34 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
     },
+    ProtocolInfo {
+        name: "twopc",
+        title: "Two-phase commit (2PC)",
+        settled: txn::settled,
+        fuzz_params: twopc::fuzz_params,
+        transactions: true,
+        fuzz_faults: FuzzFaults::All,
+        linearizable: true,
+    },
+    ProtocolInfo {
+        name: "threepc",
+        title: "Three-phase commit (Skeen)",
+        settled: txn::settled,
+        fuzz_params: threepc::fuzz_params,
+        transactions: true,
+        fuzz_faults: FuzzFaults::CrashOnly,
+        linearizable: true,
+    },
+    ProtocolInfo {
+        name: "saga",
+        title: "Saga (orchestrated, with compensations)",
+        settled: txn::settled,
+        fuzz_params: saga::fuzz_params,
+        transactions: true,
+        fuzz_faults: FuzzFaults::All,
+        // A saga gives up isolation: a read can see a step that is later compensated.
+        linearizable: false,
+    },
 ];
 
 pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
@@ -76,6 +107,9 @@ pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, Sce
     match s.protocol.as_str() {
         "raft" => Ok(Box::new(build_sim::<raft::Raft>(s, seed, |_, _| Ok(()))?)),
         "nwr" => Ok(Box::new(build_sim::<nwr::Nwr>(s, seed, nwr::NwrParams::check_cluster)?)),
+        "twopc" => Ok(Box::new(build_sim::<twopc::TwoPc>(s, seed, twopc::TwoPcParams::check_cluster)?)),
+        "threepc" => Ok(Box::new(build_sim::<threepc::ThreePc>(s, seed, threepc::check_cluster)?)),
+        "saga" => Ok(Box::new(build_sim::<saga::Saga>(s, seed, |_, _| Ok(()))?)),
         other => Err(unknown(other)),
     }
 }
