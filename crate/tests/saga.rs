@@ -323,13 +323,13 @@ fn the_invariants_catch_an_aborted_saga_with_a_step_still_applied() {
     let orch =
         disk(vec![entry("c1.1", LogEvent::Started { steps: 2 }), entry("c1.1", LogEvent::Compensated)], vec![], &[]);
     let p = disk(vec![], vec![applied("c1.1", 1, true)], &[]);
-    assert_eq!(names(&check(&[orch, p])), ["SagaCompensation"]);
+    assert_eq!(names(&check(&[orch, p])), ["Saga Compensation"]);
 }
 
 #[test]
 fn the_invariants_catch_compensations_out_of_order() {
     let p = disk(vec![], vec![applied("c1.1", 1, true), applied("c1.1", 2, true), applied("c1.1", 1, false)], &[]);
-    assert_eq!(names(&check(&[Disk::default(), p])), ["SagaReverseOrder"]);
+    assert_eq!(names(&check(&[Disk::default(), p])), ["Reverse Compensation Order"]);
     let orch = disk(
         vec![
             entry("c1.1", LogEvent::StepCompensated { step: 1 }),
@@ -338,7 +338,7 @@ fn the_invariants_catch_compensations_out_of_order() {
         vec![],
         &[],
     );
-    assert_eq!(names(&check(&[orch])), ["SagaReverseOrder"]);
+    assert_eq!(names(&check(&[orch])), ["Reverse Compensation Order"]);
 }
 
 #[test]
@@ -346,14 +346,14 @@ fn the_invariants_catch_a_completed_saga_missing_a_step() {
     let orch =
         disk(vec![entry("c1.1", LogEvent::Started { steps: 2 }), entry("c1.1", LogEvent::Completed)], vec![], &[]);
     let p = disk(vec![], vec![applied("c1.1", 1, true)], &[]);
-    assert_eq!(names(&check(&[orch, p])), ["SagaCompletion"]);
+    assert_eq!(names(&check(&[orch, p])), ["Saga Completion"]);
 }
 
 #[test]
 fn the_invariants_catch_a_participant_that_commits_an_aborted_saga() {
     let orch = disk(vec![], vec![], &[Decision::Abort]);
     let p = disk(vec![], vec![], &[Decision::Commit]);
-    assert_eq!(names(&check(&[orch, p])), ["SagaOutcome"]);
+    assert_eq!(names(&check(&[orch, p])), ["Saga Outcome"]);
 }
 
 // ---- random faults ----

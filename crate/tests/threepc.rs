@@ -213,7 +213,7 @@ fn a_partition_breaks_atomic_commitment_under_every_seed() {
         assert!(r.summary.passed(), "seed {seed}: {:?}", r.summary.failures());
         let mut sim = build(&s, Some(seed));
         run_to(sim.as_mut(), s.duration_ms);
-        assert!(violated(sim.as_ref(), "AtomicCommitment"), "seed {seed}: the split was not seen");
+        assert!(violated(sim.as_ref(), "Atomic Commitment"), "seed {seed}: the split was not seen");
         assert_eq!(decision(sim.as_ref(), "c1.1", "n2"), Some(Decision::Commit), "seed {seed}");
         assert_eq!(decision(sim.as_ref(), "c1.1", "n3"), Some(Decision::Abort), "seed {seed}");
         assert_eq!(decision(sim.as_ref(), "c1.1", "n4"), Some(Decision::Abort), "seed {seed}");
@@ -408,7 +408,7 @@ fn the_invariants_catch_a_split_decision_and_a_commit_without_every_yes() {
     let mut out = Vec::new();
     inv.check(&refs, Time(0), &mut out);
     let names: Vec<&str> = out.iter().map(|v| v.invariant).collect();
-    assert!(names.contains(&"AtomicCommitment"), "{out:?}");
+    assert!(names.contains(&"Atomic Commitment"), "{out:?}");
     assert!(names.contains(&"Validity"), "{out:?}");
     let before = out.len();
     inv.check(&refs, Time(1), &mut out);

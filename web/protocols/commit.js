@@ -4,7 +4,7 @@
 // protocol's own words, vote, decision, when it became uncertain, the locks it holds), so one
 // module draws all three:
 // - under each participant, the values it has committed and its open transactions with their
-//   locks ("c1.2 prepared 🔒x");
+//   locks ("c1.2 prepared · locks x");
 // - above a participant that voted yes and cannot decide alone, a red "blocked 2.4 s" that
 //   grows while it waits: 2PC's blocking, seen;
 // - the "Transactions" panel: one row per transaction, one column per node, each cell the
@@ -78,7 +78,7 @@ export function nodeLines(view, nowMs) {
   // The last decided one stays in sight a little, so a student sees how it ended.
   const last = [...txns].reverse().find((r) => !isOpen(r));
   for (const r of open.slice(-2)) {
-    const locks = r.locks?.length ? ` 🔒${r.locks.join(',')}` : '';
+    const locks = r.locks?.length ? ` · ${tr('commit.node.locks', { keys: r.locks.join(',') })}` : '';
     const blocked = blockedMs(r, nowMs);
     lines.push({ text: `${r.txn} ${r.state}${locks}${blocked ? ` · ${seconds(blocked)}` : ''}`, cls: `commit-line ${stateClass(r)}` });
   }
@@ -230,28 +230,33 @@ export const panel = {
       h('th', { text: t('commit.col.txn') }),
       ...nodes.map((v) => h('th', { class: v.role === 'crashed' ? 'crashed' : '', text: v.id })),
       h('th', { text: t('commit.col.blocked') }),
-      h('th', { text: t('commit.col.outcome') }),
     ]));
     const shown = rows.slice(-14);
     for (const row of shown) {
       const tr2 = h('tr', { 'data-txn': row.txn, 'data-atomic': String(row.atomic), 'data-decided': String(row.decided), class: row.atomic ? '' : 'split' });
-      tr2.append(h('th', { class: 'mono', text: row.txn }));
+      // The outcome as a mark beside the name (the words in its tooltip), to keep the table
+      // narrow enough for the side panel.
+      const [mark, cls, title] = !row.atomic ? ['✗', 'split', t('commit.splitShort')] : row.decided ? ['✓', 'ok', t('commit.done')] : ['…', 'open', t('commit.pending')];
+      tr2.append(h('th', { class: 'mono', title }, [h('span', { text: row.txn }), h('span', { class: `commit-verdict ${cls}`, 'data-outcome': cls, text: mark })]));
       for (const v of nodes) {
         const r = row.cells.get(v.id);
         const cell = h('td', { 'data-node': v.id, 'data-state': r?.state ?? '', 'data-decision': r?.decision ?? '', class: r ? stateClass(r) : 'none' });
         if (r) {
           cell.append(h('span', { text: r.state }));
-          if (r.locks?.length) cell.append(h('span', { class: 'commit-lock', text: ` 🔒${r.locks.join(',')}` }));
+          if (r.locks?.length) cell.append(h('span', { class: 'commit-lock', text: tr('commit.node.locks', { keys: r.locks.join(',') }) }));
         }
         tr2.append(cell);
       }
       tr2.append(h('td', { class: row.blocked ? 'commit-blocked' : '', text: row.blocked ? seconds(row.blocked) : '—' }));
-      const outcome = !row.atomic ? t('commit.split') : row.decided ? t('commit.done') : t('commit.pending');
-      tr2.append(h('td', {}, [h('span', { class: `commit-verdict ${!row.atomic ? 'split' : row.decided ? 'ok' : 'open'}`, text: outcome })]));
       table.append(tr2);
     }
+    // A split outcome is the lesson of 3PC under a partition: said in words above the table.
+    for (const row of rows.filter((r) => !r.atomic)) {
+      const by = (d) => [...row.cells].filter(([, r]) => r.decision === d).map(([n]) => n).join(', ');
+      box.append(h('p', { class: 'commit-split-note', 'data-split': row.txn, text: t('commit.split', { txn: row.txn, committed: by('commit'), aborted: by('abort') }) }));
+    }
     if (rows.length > shown.length) box.append(h('p', { class: 'hint', text: t('commit.older', { n: rows.length - shown.length }) }));
-    box.append(rows.length ? table : h('p', { class: 'hint', text: t('commit.noTxns') }));
+    box.append(rows.length ? h('div', { class: 'commit-scroll' }, [table]) : h('p', { class: 'hint', text: t('commit.noTxns') }));
     box.append(h('p', { class: 'hint', text: t('commit.panelHint') }));
   },
 };
@@ -264,7 +269,7 @@ export function legendExtras(t) {
     s('text', { class: cls, x: w / 2, y: 4, 'text-anchor': 'middle', 'font-size': 10, text }),
   ]);
   return [
-    { icon: icon('commit-line st-uncertain', 'c1.2 prepared 🔒x'), label: t('commit.legend.uncertain') },
+    { icon: icon('commit-line st-uncertain', `c1.2 prepared · ${t('commit.node.locks', { keys: 'x' })}`), label: t('commit.legend.uncertain') },
     { icon: icon('commit-line st-commit', 'c1.2 committed'), label: t('commit.legend.committed') },
     { icon: icon('commit-line st-abort', 'c1.2 aborted'), label: t('commit.legend.aborted') },
     { icon: icon('commit-badge', t('commit.node.blocked', { time: '2.4 s' })), label: t('commit.legend.blocked') },

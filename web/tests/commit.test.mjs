@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { openPage, seek, setup, shot } from './helpers.mjs';
 
 /** Each node's data-* hooks: role, transactions (txn:state:decision;...), locks, blocked ms. */
-const nodeData = (page) => page.$$eval('[data-node]', (els) => Object.fromEntries(els.map((e) => [e.dataset.node, {
+const nodeData = (page) => page.$$eval('#cluster [data-node]', (els) => Object.fromEntries(els.map((e) => [e.dataset.node, {
   role: e.dataset.role, txns: e.dataset.txns ?? '', locks: e.dataset.locks ?? '', blocked: Number(e.dataset.blockedMs ?? 0),
   badge: e.querySelector('.commit-badge')?.textContent ?? '',
 }])));
@@ -72,14 +72,16 @@ test('3PC: a partition splits a pre-committed participant from uncertain ones; o
   const row = m['c1.1'];
   assert.equal(row.atomic, 'false');
   assert.ok(row.split, 'the row is marked');
-  assert.match(row.text, /NOT atomic/);
+  assert.equal(await page.locator('tr[data-txn="c1.1"] [data-outcome]').getAttribute('data-outcome'), 'split');
+  assert.equal(await page.locator('[data-split="c1.1"]').textContent(),
+    'c1.1 is NOT atomic: committed on n2, aborted on n3, n4. The invariant Atomic Commitment is broken.');
   assert.equal(row.cells.n2.decision, 'commit');
   assert.equal(row.cells.n3.decision, 'abort');
   assert.equal(row.cells.n4.decision, 'abort');
   const nodes = await nodeData(page);
   assert.match(nodes.n2.txns, /c1\.1:[a-z]+:commit/);
   assert.match(nodes.n3.txns, /c1\.1:[a-z]+:abort/);
-  assert.equal(await page.locator('[data-invariant="AtomicCommitment"]').getAttribute('data-ok'), 'false');
+  assert.equal(await page.locator('[data-invariant="Atomic Commitment"]').getAttribute('data-ok'), 'false');
   await shot(page, 'commit-3-3pc-split');
   // The lesson is shown, not a crash: the run goes on to its end.
   await seek(page, 3000);

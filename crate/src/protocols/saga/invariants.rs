@@ -16,10 +16,10 @@ use crate::sim::protocol::{Decision, InvariantInfo, Invariants, NodeRef, Violati
 use crate::sim::time::Time;
 use std::collections::BTreeMap;
 
-const COMPENSATION: &str = "SagaCompensation";
-const COMPLETION: &str = "SagaCompletion";
-const REVERSE: &str = "SagaReverseOrder";
-const OUTCOME: &str = "SagaOutcome";
+const COMPENSATION: &str = "Saga Compensation";
+const COMPLETION: &str = "Saga Completion";
+const REVERSE: &str = "Reverse Compensation Order";
+const OUTCOME: &str = "Saga Outcome";
 
 static LIST: &[InvariantInfo] = &[
     InvariantInfo {

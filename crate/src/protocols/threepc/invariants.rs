@@ -1,6 +1,6 @@
 //! 3PC's safety properties, checked after every step over running and crashed nodes alike.
 //!
-//! - AtomicCommitment (Skeen & Stonebraker 1983; TCommit's `TCConsistent`): no node commits a
+//! - Atomic Commitment (Skeen & Stonebraker 1983; TCommit's `TCConsistent`): no node commits a
 //!   transaction that another node aborts. Read incrementally from the decision logs
 //!   (`txn::DecisionWatch`).
 //! - Validity (BHG §7.2, AC3: commit only if all processes voted yes): when any node commits a
@@ -20,7 +20,7 @@ use crate::sim::protocol::{Decision, InvariantInfo, Invariants, NodeRef, Violati
 use crate::sim::time::Time;
 use std::collections::BTreeMap;
 
-pub const ATOMIC_COMMITMENT: &str = "AtomicCommitment";
+pub const ATOMIC_COMMITMENT: &str = "Atomic Commitment";
 pub const VALIDITY: &str = "Validity";
 pub const COMMITTABLE_AT_COMMIT: &str = "Committable At Commit";
 
