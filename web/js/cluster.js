@@ -125,7 +125,8 @@ export class ClusterView {
     const r = Math.round(Math.max(18, Math.min(40, Math.min(area.w, area.h) * (crowded ? 0.062 : 0.08))));
     const cell = Math.max(9, Math.round(r * 0.36));
     const logHalf = ((crowded ? 6 : 8) * (cell + 2)) / 2 + 12;
-    const below = r + cell + 18;
+    // Room under the bottom node for its log strip, or for what the protocol draws there.
+    const below = Math.max(r + cell + 18, r + (this.module.belowNode?.(r, crowded) ?? 0));
     const above = r + 24;
     const R = Math.max(40, Math.min(area.w / 2 - Math.max(r, logHalf) - 6, (area.h - above - below) / 2 - 4));
     const cx = area.w / 2;

@@ -89,6 +89,12 @@ export function nodeLines(view, nowMs) {
   return lines.slice(0, 3);
 }
 
+/** The lines under a node take this much room below its circle (the layout keeps it free). */
+export function belowNode(r) {
+  const font = Math.max(10, Math.min(14, Math.round(r * 0.36)));
+  return 6 + 3 * (font + 3) + 8;
+}
+
 export function nodeExtras(group) {
   group.classList.add('commit-node');
   const box = s('g', { class: 'commit-lines' });
@@ -289,4 +295,4 @@ export function legend(t) {
   ];
 }
 
-export default { leaderless, roles, menuKeys, pickKey, ops, messageStyle, nodeExtras, inspector, panel, legend, legendExtras };
+export default { leaderless, roles, menuKeys, pickKey, ops, messageStyle, belowNode, nodeExtras, inspector, panel, legend, legendExtras };

@@ -114,3 +114,25 @@ test('a transaction sent from a client’s menu commits on every participant', a
   assert.match(await page.locator('[data-testid="event-log"]').textContent(), /txn y=\d+ z=\d+/);
   assert.deepEqual(errors, []);
 });
+
+test('the CAP lab sets 2PC’s locks beside a saga: refused reads on one side, reads of undone values on the other', async (t) => {
+  const { browser, url } = await setup(t);
+  const { page, errors } = await openPage(browser, url, '?scenario=commit-locks-vs-saga', { viewport: { width: 1280, height: 900 }, file: 'cap.html' });
+  await page.evaluate(() => window.caplab.seek(3500));
+  await page.waitForFunction(() => document.querySelector('[data-testid="stats-1"]')?.dataset.dirtyReads !== undefined);
+  const stats = (i) => page.locator(`[data-testid="stats-${i}"]`).evaluate((e) => ({ ...e.dataset }));
+  const [locks, saga] = [await stats(0), await stats(1)];
+  // The same figures as `caplab run commit-locks-vs-saga --side ...`: 2 reads refused and a
+  // linearizable history with 2PC; 12 reads of compensated values (stale reads) with the saga.
+  assert.equal(locks.refusedReads, '2');
+  assert.equal(locks.dirtyReads, '0');
+  assert.equal(locks.linearizable, 'true');
+  assert.equal(saga.refusedReads, '0');
+  assert.equal(saga.dirtyReads, '12');
+  assert.equal(saga.staleReads, '12');
+  assert.equal(saga.linearizable, 'false');
+  const explained = await page.locator('[data-explain]').evaluateAll((els) => els.map((e) => e.dataset.explain));
+  assert.deepEqual(explained, ['cap.explainCommit', 'cap.explainLocked', 'cap.explainDirty']);
+  await shot(page, 'commit-4-locks-vs-saga');
+  assert.deepEqual(errors, []);
+});
