@@ -11,6 +11,9 @@ const ROLE_STYLE = {
   candidate: 'fill: var(--candidate); stroke: var(--candidate)',
   follower: 'fill: var(--follower); stroke: var(--follower-stroke)',
   replica: 'fill: var(--follower); stroke: var(--follower-stroke)',
+  coordinator: 'fill: var(--leader); stroke: var(--leader)',
+  orchestrator: 'fill: var(--leader); stroke: var(--leader)',
+  participant: 'fill: var(--follower); stroke: var(--follower-stroke)',
   crashed: 'fill: var(--crashed); stroke: var(--crashed)',
   paused: 'fill: var(--paused); stroke: var(--paused-stroke)',
 };

@@ -187,12 +187,14 @@ export function inspector(box, info, ctx) {
   const { t } = ctx;
   const st = info.state ?? {};
   const crashed = Boolean(st.crashed);
-  // A crashed node shows what its log kept (its durable view).
-  const records = (crashed ? st.on_disk?.txns : st.txns) ?? [];
+  // The records come from the node's view (a crashed node's: what its log kept).
+  let view = null;
+  try { view = JSON.parse(ctx.session?.pg?.nodes() ?? '[]').find((n) => n.id === info.id) ?? null; } catch { view = null; }
+  const records = view?.txns ?? (crashed ? st.on_disk?.txns : st.txns) ?? [];
   const role = crashed ? 'crashed' : st.role ?? 'participant';
   box.append(h('p', { class: 'hint', text: t(`commit.roleText.${role}`) }));
   box.append(h('h4', { text: t('commit.records', { n: records.length }) }));
-  box.append(records.length ? recordTable(records.slice(-12), ctx.now, t) : h('p', { class: 'hint', text: t('commit.noRecords') }));
+  box.append(records.length ? h('div', { class: 'commit-scroll' }, [recordTable(records.slice(-12), ctx.now, t)]) : h('p', { class: 'hint', text: t('commit.noRecords') }));
   if (records.length > 12) box.append(h('p', { class: 'hint', text: t('commit.older', { n: records.length - 12 }) }));
   const rest = Object.fromEntries(Object.entries(crashed ? st.on_disk ?? {} : st).filter(([k]) => k !== 'txns' && k !== 'role'));
   box.append(h('h4', { text: t('inspector.state') }), tree(rest));
@@ -270,12 +272,12 @@ export const panel = {
 // ---- the legend ----
 
 export function legendExtras(t) {
-  const w = 96;
+  const w = 104;
   const icon = (cls, text) => s('svg', { class: 'legend-icon wide', viewBox: `0 -8 ${w} 16`, width: w, height: 16, 'aria-hidden': 'true' }, [
     s('text', { class: cls, x: w / 2, y: 4, 'text-anchor': 'middle', 'font-size': 10, text }),
   ]);
   return [
-    { icon: icon('commit-line st-uncertain', `c1.2 prepared · ${t('commit.node.locks', { keys: 'x' })}`), label: t('commit.legend.uncertain') },
+    { icon: icon('commit-line st-uncertain', 'c1.2 prepared'), label: t('commit.legend.uncertain') },
     { icon: icon('commit-line st-commit', 'c1.2 committed'), label: t('commit.legend.committed') },
     { icon: icon('commit-line st-abort', 'c1.2 aborted'), label: t('commit.legend.aborted') },
     { icon: icon('commit-badge', t('commit.node.blocked', { time: '2.4 s' })), label: t('commit.legend.blocked') },

@@ -46,7 +46,7 @@ export class Inspector {
     this.title.textContent = t('inspector.of', { node: this.node, role: t(`role.${role}`) });
     const box = document.createDocumentFragment();
     const div = h('div');
-    module.inspector(div, info, { t, now, scenario: session.scenario });
+    module.inspector(div, info, { t, now, scenario: session.scenario, session });
     box.append(div);
     this.body.replaceChildren(box);
   }
