@@ -15,7 +15,14 @@ fn hash(name: &str, seed: Option<u64>) -> String {
 
 #[test]
 fn same_scenario_and_seed_give_the_same_trace_hash() {
-    for name in ["raft-election", "raft-leader-crash", "raft-leader-isolated"] {
+    for name in [
+        "raft-election",
+        "raft-leader-crash",
+        "raft-leader-isolated",
+        "twopc-coordinator-crash",
+        "threepc-partition",
+        "saga-no-isolation",
+    ] {
         assert_eq!(hash(name, None), hash(name, None), "{name}");
     }
 }

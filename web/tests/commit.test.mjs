@@ -6,7 +6,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, seek, setup, shot } from './helpers.mjs';
+import { nativeRun, openPage, seek, setup, shot } from './helpers.mjs';
 
 /** Each node's data-* hooks: role, transactions (txn:state:decision;...), locks, blocked ms. */
 const nodeData = (page) => page.$$eval('#cluster [data-node]', (els) => Object.fromEntries(els.map((e) => [e.dataset.node, {
@@ -135,4 +135,16 @@ test('the CAP lab sets 2PC’s locks beside a saga: refused reads on one side, r
   assert.deepEqual(explained, ['cap.explainCommit', 'cap.explainLocked', 'cap.explainDirty']);
   await shot(page, 'commit-4-locks-vs-saga');
   assert.deepEqual(errors, []);
+});
+
+test('each commit protocol runs in the page exactly as the native CLI runs it (trace hash at the end)', async (t) => {
+  const { browser, url } = await setup(t);
+  for (const name of ['twopc-coordinator-crash', 'threepc-partition', 'saga-no-isolation']) {
+    const native = nativeRun(name);
+    const { page, errors, context } = await openPage(browser, url, `?scenario=${name}&tour=0`);
+    await seek(page, native.end_ms);
+    assert.equal(await page.evaluate(() => window.caplab.session.pg.traceHash()), native.trace_hash, name);
+    assert.deepEqual(errors, [], name);
+    await context.close();
+  }
 });
