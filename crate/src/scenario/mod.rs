@@ -361,10 +361,12 @@ impl Scenario {
 /// The scenario the benchmarks run for a protocol, natively and in wasm alike: a steady client
 /// workload on a healthy cluster.
 pub fn benchmark(protocol: &str, nodes: u16, clients: u16, seconds: u64) -> Result<Scenario, ScenarioError> {
+    // The atomic-commitment protocols commit two-key transactions, as in their fuzz runs.
+    let txn_keys = if crate::protocols::info(protocol)?.transactions { 2 } else { 0 };
     let text = serde_json::json!({
         "format": FORMAT, "name": format!("bench-{protocol}"), "title": "benchmark", "protocol": protocol,
         "nodes": nodes, "clients": clients, "seed": 1, "duration_ms": seconds.saturating_mul(1000),
-        "workload": { "rate": 20, "keys": 5, "read_ratio": 0.5 }
+        "workload": { "rate": 20, "keys": 5, "read_ratio": 0.5, "txn_keys": txn_keys }
     });
     Scenario::from_json(&text.to_string())
 }
