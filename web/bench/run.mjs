@@ -14,14 +14,18 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 const caplab = (...args) => execFileSync(join(REPO, 'target/release/caplab'), args, { encoding: 'utf8' });
 const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
-function nativeEventsPerSecond() {
+function nativeEventsPerSecond(protocol = 'raft') {
   const runs = [];
+  const line = new RegExp(`^${protocol}\\s.*\\son\\s`);
   for (let i = 0; i < 3; i++) {
-    const row = caplab('bench', '--seconds', String(SECONDS)).split('\n').find((l) => /^raft\s.*\son\s/.test(l));
+    const row = caplab('bench', '--seconds', String(SECONDS)).split('\n').find((l) => line.test(l));
     runs.push(Number(row.trim().split(/\s+/).at(-1)));
   }
   return median(runs);
 }
+
+/** The atomic-commitment protocols too, native and in wasm (two-key transactions). */
+const MORE = ['twopc', 'threepc', 'saga'];
 
 function pageFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -100,7 +104,7 @@ try {
   const native = nativeEventsPerSecond();
 
   const { page } = await openPage(browser, url, '?scenario=raft-election');
-  const wasm = await page.evaluate(async (json) => {
+  const wasmRate = (json) => page.evaluate(async (json) => {
     const { Playground } = await import('./pkg/caplab.js');
     const rates = [];
     for (let i = 0; i < 3; i++) {
@@ -113,7 +117,12 @@ try {
     }
     rates.sort((a, b) => a - b);
     return rates[1];
-  }, scenario);
+  }, json);
+  const wasm = await wasmRate(scenario);
+  const more = [];
+  for (const p of MORE) {
+    more.push([p, nativeEventsPerSecond(p), await wasmRate(caplab('bench', '--print-scenario', p, '--seconds', String(SECONDS)))]);
+  }
 
   const nine = await openPage(browser, url, '?scenario=raft-leader-crash&nodes=9');
   await nine.page.locator('#speed').fill('13');
@@ -134,6 +143,7 @@ try {
   console.log(`events/second native           ${native.toFixed(0)}`);
   console.log(`events/second wasm (chromium)  ${wasm.toFixed(0)}`);
   console.log(`native / wasm                  ${(native / wasm).toFixed(2)}x`);
+  for (const [p, n, w] of more) console.log(`events/second ${p.padEnd(8)}         native ${n.toFixed(0)}, wasm ${w.toFixed(0)} (two-key transactions)`);
   console.log(`wasm size                      ${kb(wasmFile.length)} raw, ${kb(gzipSync(wasmFile, { level: 9 }).length)} gzipped`);
   console.log(`page weight (${files.length} files)         ${kb(raw)} raw, ${kb(gz)} gzipped`);
   for (const [what, n] of links) console.log(`share link, ${what.padEnd(19)} ${n} characters`);
