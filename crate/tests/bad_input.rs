@@ -190,3 +190,50 @@ fn the_cli_runs_and_prints_the_summary() {
     assert_eq!(code, 0);
     assert!(list.contains("raft-figure8"));
 }
+
+/// Transactions: asked of a protocol that runs none, malformed, or named wrongly in an
+/// expectation, each gets a message that says so.
+#[test]
+fn bad_transactions_are_named() {
+    let txn = r#"{ "at_ms": 100, "action": "request", "client": "c1", "op": "txn", "keys": ["x", "y"] }"#;
+    let with = |action: &str| edit(r#"{ "at_ms": 100, "action": "crash", "node": "n1" }"#, action);
+    let cases = [
+        (with(txn), "timeline[0]: raft runs no transactions (those that do: twopc, threepc, saga)"),
+        (
+            edit("\"seed\": 1,", "\"seed\": 1, \"workload\": { \"rate\": 1, \"txn_keys\": 2 },"),
+            "workload.txn_keys: raft runs no transactions",
+        ),
+        (
+            edit("\"seed\": 1,", "\"seed\": 1, \"workload\": { \"rate\": 1, \"keys\": 3, \"txn_keys\": 5 },"),
+            "txn_keys must be 0 (no transactions) or from 2 to 16 and at most keys (3), not 5",
+        ),
+        (
+            with(r#"{ "at_ms": 100, "action": "request", "client": "c1", "op": "txn", "key": "x" }"#),
+            "a txn request needs `keys`, a list of the keys it writes",
+        ),
+        (
+            with(r#"{ "at_ms": 100, "action": "request", "client": "c1", "op": "txn", "keys": ["x", "x"] }"#),
+            "txn key `x` is named twice",
+        ),
+        (
+            with(r#"{ "at_ms": 100, "action": "request", "client": "c1", "op": "put", "key": "x", "keys": ["y"] }"#),
+            "only a txn request takes `keys`",
+        ),
+        (
+            edit("\"protocol\": \"raft\"", "\"protocol\": \"twopc\"").replace(
+                "\"seed\": 1,",
+                "\"seed\": 1, \"expect\": [{ \"expect\": \"transaction\", \"txn\": \"c9.1\" }],",
+            ),
+            "transaction `c9.1` is not a client's request",
+        ),
+        (
+            edit("\"protocol\": \"raft\"", "\"protocol\": \"twopc\"")
+                .replace("\"seed\": 1,", "\"seed\": 1, \"params\": { \"vote_no\": [\"n1\"] },"),
+            "params: vote_no names n1, the coordinator, which does not vote",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = error(&text);
+        assert!(got.contains(want), "expected `{want}` in `{got}`");
+    }
+}
