@@ -272,6 +272,30 @@ fn a_compensation_leaves_a_later_write_alone() {
     assert_eq!((rec["applied"].clone(), rec["restored"].clone()), (json!(true), json!(false)), "{rec}");
 }
 
+/// Two failing sagas write the same key one after the other: c1.1 writes x = 1 over nothing,
+/// c2.1 writes x = 3 over it, then both fail on y. c1.1's compensation finds x = 3 and leaves
+/// it; c2.1's then puts back what it overwrote. Without care that is 1, the value of a saga
+/// that was compensated, left in the store for good; the compensation that found its value
+/// superseded hands what it overwrote on to the write that superseded it, so x ends absent.
+#[test]
+fn compensations_of_overlapping_sagas_leave_no_failed_value_behind() {
+    let s = scenario(
+        json!({ "fail_keys": ["y"] }),
+        json!({ "latency_ms": [5, 5] }),
+        json!([
+            txn(100, &["x", "y"]),
+            { "at_ms": 101, "action": "request", "client": "c2", "op": "txn", "keys": ["x", "y"] },
+            { "at_ms": 1000, "action": "request", "client": "c1", "op": "get", "key": "x" },
+        ]),
+        1500,
+    );
+    let sim = run_to_end(&s);
+    assert_eq!(outcome_of(sim.as_ref(), 0, HistoryOp::Txn), [(Outcome::Fail, None)]);
+    assert_eq!(outcome_of(sim.as_ref(), 1, HistoryOp::Txn), [(Outcome::Fail, None)]);
+    assert_eq!(outcome_of(sim.as_ref(), 0, HistoryOp::Get), [(Outcome::Ok, None)], "x is absent again");
+    assert!(store(sim.as_ref(), 1).is_empty(), "n2 holds no value of a failed saga: {:?}", store(sim.as_ref(), 1));
+}
+
 // ---- the invariant checkers on hand-made states ----
 
 fn entry(saga: &str, event: LogEvent) -> LogEntry {

@@ -179,6 +179,9 @@ pub fn run_seed(protocol: &str, seed: u64, plan: &FuzzPlan) -> Result<(u64, u64)
         let got: Vec<String> = finals.iter().map(|e| format!("{} {:?}", e.key, e.outcome)).collect();
         return Err(format!("the final reads after healing did not all succeed: [{}]", got.join(", ")));
     }
+    // A failed write must not be left in any store, whatever the protocol promises about
+    // reads (a saga's reader may see it for a while; its compensation must still remove it).
+    failed_writes_gone(sim.as_ref())?;
     if !info.linearizable {
         return Ok((sim.stats().steps, history.len() as u64));
     }
@@ -189,6 +192,32 @@ pub fn run_seed(protocol: &str, seed: u64, plan: &FuzzPlan) -> Result<(u64, u64)
         None => return Err("the linearizability checker gave up".into()),
     }
     Ok((sim.stats().steps, history.len() as u64))
+}
+
+/// No node's store holds, at the end, a value written only by a write recorded as `fail`
+/// (values are unique, so the value names its write; a transaction counts as one put per key).
+fn failed_writes_gone(sim: &dyn crate::sim::dynamic::Simulation) -> Result<(), String> {
+    let history = sim.history().entries();
+    let expanded = crate::workload::history::per_key(history);
+    let stores: Vec<_> = sim.node_views().into_iter().map(|v| (v.id, v.view.store)).collect();
+    for (_, failed) in expanded.iter().filter(|(_, e)| e.op == OpKind::Put && e.outcome == Outcome::Fail) {
+        for (node, store) in &stores {
+            if store.iter().any(|(k, v)| *k == failed.key && Some(v) == failed.value.as_ref()) {
+                return Err(format!(
+                    "{node} still holds {}={} at the end, written by a {} of {} recorded as failed",
+                    failed.key,
+                    failed.value.as_deref().unwrap_or(""),
+                    if history.iter().any(|e| e.op == crate::workload::history::HistoryOp::Txn) {
+                        "transaction"
+                    } else {
+                        "put"
+                    },
+                    failed.client,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A write recorded as `fail` must certainly not have been applied: its value may never be

@@ -86,8 +86,22 @@ impl Saga {
                         prev.as_deref().unwrap_or("absent")
                     ));
                 } else {
+                    // A later step overwrote this one's value and remembered it as what to put
+                    // back. Splice this step out of the key's chain: that later step now
+                    // remembers what this one overwrote, so undoing it later cannot bring back
+                    // the value of a saga that was compensated. (Values are unique, so the
+                    // value names the step that overwrote it.)
+                    for r in self.disk.steps.values_mut() {
+                        if r.key == key
+                            && let StepState::Applied { prev: later } = &mut r.state
+                            && later.as_deref() == Some(value.as_str())
+                        {
+                            *later = prev.clone();
+                        }
+                    }
                     ctx.note(format!(
-                        "{me} compensates step {step} of saga {id}, but {key} no longer holds {value} (a later write superseded it): it leaves {key} alone, and that write's effect stands"
+                        "{me} compensates step {step} of saga {id}, but {key} no longer holds {value} (a later write superseded it): it leaves {key} alone, and that write's effect stands; undoing that write would now restore {}",
+                        prev.as_deref().unwrap_or("absent")
                     ));
                 }
                 if let Some(r) = self.disk.steps.get_mut(&k) {
