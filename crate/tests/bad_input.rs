@@ -231,6 +231,13 @@ fn bad_transactions_are_named() {
                 .replace("\"seed\": 1,", "\"seed\": 1, \"params\": { \"vote_no\": [\"n1\"] },"),
             "params: vote_no names n1, the coordinator, which does not vote",
         ),
+        (
+            edit("\"protocol\": \"raft\"", "\"protocol\": \"threepc\"").replace(
+                "\"seed\": 1,",
+                "\"seed\": 1, \"network\": { \"latency_ms\": [40, 45] }, \"params\": { \"ack_timeout_ms\": 10 },",
+            ),
+            "ack_timeout_ms (10) and election_ms (60) must each exceed a round trip of the network (90 ms",
+        ),
     ];
     for (text, want) in cases {
         let got = error(&text);

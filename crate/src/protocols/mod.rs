@@ -106,20 +106,20 @@ fn unknown(name: &str) -> ScenarioError {
 pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, ScenarioError> {
     match s.protocol.as_str() {
         "raft" => Ok(Box::new(build_sim::<raft::Raft>(s, seed, |_, _| Ok(()))?)),
-        "nwr" => Ok(Box::new(build_sim::<nwr::Nwr>(s, seed, nwr::NwrParams::check_cluster)?)),
-        "twopc" => Ok(Box::new(build_sim::<twopc::TwoPc>(s, seed, twopc::TwoPcParams::check_cluster)?)),
+        "nwr" => Ok(Box::new(build_sim::<nwr::Nwr>(s, seed, |p, s| p.check_cluster(s.nodes))?)),
+        "twopc" => Ok(Box::new(build_sim::<twopc::TwoPc>(s, seed, |p, s| p.check_cluster(s.nodes))?)),
         "threepc" => Ok(Box::new(build_sim::<threepc::ThreePc>(s, seed, threepc::check_cluster)?)),
         "saga" => Ok(Box::new(build_sim::<saga::Saga>(s, seed, |_, _| Ok(()))?)),
         other => Err(unknown(other)),
     }
 }
 
-/// `cluster` checks the parameters against the cluster size, which `Protocol::validate` does
-/// not know.
+/// `cluster` checks the parameters against the scenario (its cluster size, its network), which
+/// `Protocol::validate` does not know.
 fn build_sim<P: Protocol>(
     s: &Scenario,
     seed: Option<u64>,
-    cluster: fn(&P::Params, u16) -> Result<(), String>,
+    cluster: fn(&P::Params, &Scenario) -> Result<(), String>,
 ) -> Result<Sim<P>, ScenarioError> {
     let params: P::Params = if s.params.is_null() {
         P::Params::default()
@@ -131,7 +131,7 @@ fn build_sim<P: Protocol>(
         })?
     };
     P::validate(&params)
-        .and_then(|()| cluster(&params, s.nodes))
+        .and_then(|()| cluster(&params, s))
         .map_err(|problem| ScenarioError::Invalid { field: "params".into(), problem })?;
     Ok(Sim::new(SimConfig {
         nodes: s.nodes,

@@ -121,13 +121,33 @@ pub fn fuzz_params(rng: &mut crate::sim::rng::SimRng) -> serde_json::Value {
     })
 }
 
-/// The registry's cluster check: a coordinator and at least one participant.
-pub fn check_cluster(_: &ThreePcParams, nodes: u16) -> Result<(), String> {
-    if nodes < 2 {
-        Err(format!("3pc needs a coordinator and at least one participant: 2 nodes or more, not {nodes}"))
-    } else {
-        Ok(())
+/// The registry's check against the scenario: a coordinator and at least one participant, and
+/// timeouts that fit the network. 3PC is non-blocking and safe only in a synchronous system,
+/// where a timeout means a crash: the coordinator's ack timeout and the election's wait must
+/// outlast a round trip, and a participant must wait longer than the coordinator may
+/// legitimately take between two messages (its vote or ack timeout) plus a round trip.
+/// Otherwise a slow message is taken for a crash and the decision can split with no fault at
+/// all. (A `network` action that raises the latency mid-run breaks the assumption as a
+/// partition does; that is not checked.)
+pub fn check_cluster(p: &ThreePcParams, s: &crate::scenario::Scenario) -> Result<(), String> {
+    if s.nodes < 2 {
+        return Err(format!("3pc needs a coordinator and at least one participant: 2 nodes or more, not {}", s.nodes));
     }
+    let round_trip = (2.0 * s.network.latency_ms[1]).ceil() as u64;
+    if p.ack_timeout_ms <= round_trip || p.election_ms <= round_trip {
+        return Err(format!(
+            "ack_timeout_ms ({}) and election_ms ({}) must each exceed a round trip of the network ({round_trip} ms, twice its latency_ms maximum): 3PC assumes a timeout means a crash",
+            p.ack_timeout_ms, p.election_ms
+        ));
+    }
+    let least = p.vote_timeout_ms.max(p.ack_timeout_ms) + round_trip;
+    if p.participant_timeout_ms <= least {
+        return Err(format!(
+            "participant_timeout_ms ({}) must exceed the larger of vote_timeout_ms ({}) and ack_timeout_ms ({}) plus a round trip ({round_trip} ms), so {least} ms: a participant may only suspect a crash once the coordinator has had time to act",
+            p.participant_timeout_ms, p.vote_timeout_ms, p.ack_timeout_ms
+        ));
+    }
+    Ok(())
 }
 
 /// One node's part in one transaction, as its log keeps it.
