@@ -10,6 +10,10 @@ use crate::sim::time::Time;
 use crate::{check, protocols, scenario};
 use wasm_bindgen::prelude::*;
 
+/// Decided transactions per node in `nodes()` (every open one is there too): the page's
+/// Transactions panel shows the last 14 rows.
+const PAGE_DECIDED_TXNS: usize = 16;
+
 fn js_err(message: impl std::fmt::Display) -> JsError {
     JsError::new(&message.to_string())
 }
@@ -167,11 +171,21 @@ impl Playground {
         format!("[{}]", self.sim.take_events_json().join(","))
     }
 
-    /// How to draw each node: `{id, role, term, leader, log_terms, commit_index, store}`.
+    /// How to draw each node: `{id, role, term, leader, log_terms, commit_index, store, txns}`
+    /// (`txns`: open transactions and the last few decided, see `NodeView::recent`).
     /// `role` is what the page should show (`crashed` and `paused` win over the protocol's role,
     /// which stays in `protocol_role`). Built by hand because the view flattens a second `role`.
     pub fn nodes(&self) -> Result<String, JsError> {
-        to_json(&self.sim.node_views())
+        let views: Vec<_> = self
+            .sim
+            .node_views()
+            .into_iter()
+            .map(|mut v| {
+                v.view = v.view.recent(PAGE_DECIDED_TXNS);
+                v
+            })
+            .collect();
+        to_json(&views)
     }
 
     /// The timers each node has set, `{"n1": [{"timer": ..., "fires_us": ...}], ...}`, so the

@@ -83,18 +83,19 @@ pub fn summarize(sim: &dyn Simulation) -> Vec<TxnSummary> {
     }
     let history = sim.history();
     let entries = history.entries();
+    // The client's k-th request has sequence number k: each client's entries, in order.
+    let mut by_client: BTreeMap<ClientId, Vec<usize>> = BTreeMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        by_client.entry(e.client).or_default().push(i);
+    }
     order
         .into_iter()
         .filter_map(|txn| {
             let nodes = by_txn.remove(&txn)?;
-            // The client's k-th request has sequence number k.
             let entry = parse_txn_id(&txn).and_then(|(client, seq)| {
-                entries
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| e.client == client)
-                    .nth(seq.checked_sub(1)? as usize)
-                    .filter(|(_, e)| e.op == HistoryOp::Txn || e.op == HistoryOp::Put)
+                let i = *by_client.get(&client)?.get(seq.checked_sub(1)? as usize)?;
+                let e = &entries[i];
+                (e.op == HistoryOp::Txn || e.op == HistoryOp::Put).then_some((i, e))
             });
             let decisions: Vec<Decision> = nodes.values().filter_map(|p| p.decision).collect();
             Some(TxnSummary {

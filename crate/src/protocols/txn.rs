@@ -190,6 +190,33 @@ mod tests {
     }
 
     #[test]
+    fn the_page_view_keeps_open_transactions_and_the_last_decided() {
+        use crate::sim::protocol::{NodeView, TxnRecord};
+        let rec = |txn: &str, decision: Option<Decision>| TxnRecord {
+            txn: txn.into(),
+            role: "participant",
+            state: "x",
+            vote: None,
+            decision,
+            since_us: 0,
+            uncertain_us: None,
+            decided_us: None,
+            locks: Vec::new(),
+        };
+        let view = NodeView {
+            txns: vec![
+                rec("c1.1", Some(Decision::Commit)),
+                rec("c1.2", None),
+                rec("c1.3", Some(Decision::Abort)),
+                rec("c1.4", Some(Decision::Commit)),
+            ],
+            ..NodeView::default()
+        };
+        let names: Vec<String> = view.recent(2).txns.into_iter().map(|r| r.txn).collect();
+        assert_eq!(names, ["c1.2", "c1.3", "c1.4"]);
+    }
+
+    #[test]
     fn locks_are_all_or_nothing() {
         let mut l = Locks::default();
         assert_eq!(l.lock_all(["x", "y"], "c1.1", 5), Ok(()));

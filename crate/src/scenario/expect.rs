@@ -95,8 +95,8 @@ pub enum Expectation {
         max: Option<f64>,
     },
     /// One transaction (`c1.3`: client c1's third request; see `check::txns`), at `at_ms` or
-    /// at the end: what each node named in `decisions` has decided (`commit`, `abort` or
-    /// `undecided`), whether no node committed while another aborted (`atomic`), what the
+    /// at the end: what each node named in `decisions` has decided (`commit`, `abort`,
+    /// `undecided`, or `absent` for a node that took no part), whether no node committed while another aborted (`atomic`), what the
     /// client was told (`outcome`), and how long `node` (default: the longest-blocked
     /// participant) has been uncertain and undecided (`blocked_ms`).
     Transaction {
@@ -135,7 +135,10 @@ pub enum Expectation {
 pub enum Decided {
     Commit,
     Abort,
+    /// Took part and has not decided.
     Undecided,
+    /// Took no part: it has no record of the transaction.
+    Absent,
 }
 
 /// A range of milliseconds; at least one end given.
@@ -431,10 +434,11 @@ fn judge_transaction(
     };
     let mut wrong = Vec::new();
     for (n, want) in decisions.into_iter().flatten() {
-        let got = match t.nodes.get(&n.to_string()).and_then(|p| p.decision) {
-            Some(Decision::Commit) => Decided::Commit,
-            Some(Decision::Abort) => Decided::Abort,
-            None => Decided::Undecided,
+        let got = match t.nodes.get(&n.to_string()).map(|p| p.decision) {
+            Some(Some(Decision::Commit)) => Decided::Commit,
+            Some(Some(Decision::Abort)) => Decided::Abort,
+            Some(None) => Decided::Undecided,
+            None => Decided::Absent,
         };
         if got != *want {
             wrong.push(format!("{n} is {got:?}, not {want:?}"));
@@ -451,7 +455,13 @@ fn judge_transaction(
         wrong.push(format!("the client's outcome is {:?}", t.outcome));
     }
     let blocked = match node {
-        Some(n) => t.nodes.get(&n.to_string()).map_or(0.0, |p| p.blocked_ms),
+        Some(n) => match t.nodes.get(&n.to_string()) {
+            Some(p) => p.blocked_ms,
+            None => {
+                wrong.push(format!("{n} took no part in {txn}"));
+                0.0
+            }
+        },
         None => t.blocked_ms,
     };
     if let Some(b) = blocked_ms

@@ -46,6 +46,24 @@ pub struct NodeView {
     pub txns: Vec<TxnRecord>,
 }
 
+impl NodeView {
+    /// The view as the page draws it every frame: every open transaction, but only the last
+    /// `decided` of those decided (a long run's full list would be megabytes a frame; the run
+    /// summary and the expectations still read the full one).
+    pub fn recent(mut self, decided: usize) -> Self {
+        let total = self.txns.iter().filter(|r| r.decision.is_some()).count();
+        let mut skip = total.saturating_sub(decided);
+        self.txns.retain(|r| {
+            if r.decision.is_none() || skip == 0 {
+                return true;
+            }
+            skip -= 1;
+            false
+        });
+        self
+    }
+}
+
 /// How a transaction ended at one node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
