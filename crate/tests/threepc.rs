@@ -381,7 +381,13 @@ fn the_invariants_catch_a_split_decision_and_a_commit_without_every_yes() {
     let record = |coordinator: bool, state: TxnState, vote: Option<bool>| Txn {
         coordinator,
         nodes: vec![NodeId(0), NodeId(1), NodeId(2)],
-        writes: Vec::new(),
+        // The coordinator's record holds every write (x on n2, y on n3): the checker finds who
+        // must vote from them.
+        writes: if coordinator {
+            ["x", "y"].iter().map(|k| caplab::workload::op::Write { key: k.to_string(), value: "1".into() }).collect()
+        } else {
+            Vec::new()
+        },
         client: None,
         state,
         vote,

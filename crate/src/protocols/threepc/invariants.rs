@@ -75,7 +75,18 @@ impl Invariants<ThreePc> for ThreePcInvariants {
 
 fn commit_checks(by: NodeId, t: &str, log: &ThreePcDurable, nodes: &[NodeRef<'_, ThreePc>], out: &mut Vec<Violation>) {
     let Some(x) = log.txns.get(t) else { return };
-    for p in x.participants() {
+    // Who must have voted yes: the owners of the keys written, recomputed from the
+    // coordinator's record (it holds every write), not taken from a list a bug could shorten.
+    // Without that record (a transaction the coordinator never logged), the committing node's.
+    let owners = nodes
+        .first()
+        .and_then(log_of)
+        .and_then(|l| l.txns.get(t))
+        .filter(|c| c.coordinator)
+        .map(|c| crate::protocols::txn::owners(c.writes.iter().map(|w| w.key.as_str()), nodes.len() as u16))
+        .filter(|o| !o.is_empty());
+    let participants: Vec<NodeId> = owners.unwrap_or_else(|| x.participants().collect());
+    for p in participants {
         let Some(other) = nodes.get(p.index()) else { continue };
         let record = log_of(other).and_then(|l| l.txns.get(t));
         if record.and_then(|r| r.vote) != Some(true) {

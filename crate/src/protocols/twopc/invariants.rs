@@ -73,6 +73,7 @@ impl Invariants<TwoPc> for TwoPcInvariants {
     }
 
     fn check(&mut self, nodes: &[NodeRef<'_, TwoPc>], _now: Time, out: &mut Vec<Violation>) {
+        let cluster = nodes.len() as u16;
         let mut fresh: Vec<(NodeId, String, Decision)> = Vec::new();
         for node in nodes {
             let disk: &TwoPcDurable = match (node.live, node.durable) {
@@ -88,8 +89,13 @@ impl Invariants<TwoPc> for TwoPcInvariants {
             let from = self.read[i].min(disk.log.len());
             for l in &disk.log[from..] {
                 match &l.record {
-                    Record::Begin { txn, participants, .. } => {
-                        self.participants.insert(txn.clone(), participants.clone());
+                    Record::Begin { txn, writes, participants, .. } => {
+                        // Who must vote is recomputed from the keys written, not taken from the
+                        // list the coordinator logged: a coordinator that left an owner out
+                        // would otherwise pass. (A hand-made log without writes keeps its list.)
+                        let owners = crate::protocols::txn::owners(writes.iter().map(|w| w.key.as_str()), cluster);
+                        let must_vote = if owners.is_empty() { participants.clone() } else { owners };
+                        self.participants.insert(txn.clone(), must_vote);
                     }
                     Record::Prepared { txn, writes, .. } => {
                         self.votes.insert((txn.clone(), node.id), true);
