@@ -2,7 +2,7 @@
 // module may override: message shapes by label, a tooltip from the message's fields, and an
 // inspector that lists the node's state as nested key/value rows.
 
-import { h } from '../js/dom.js';
+import { h, s, setAttr, setText } from '../js/dom.js';
 
 const REPLY = /(Reply|Response|Ack|Promise|Accepted|Vote)$/;
 
@@ -43,6 +43,36 @@ export function describeMessage(m) {
   const keys = m.msg && typeof m.msg === 'object' ? Object.keys(m.msg) : [];
   const body = keys.length === 1 && typeof m.msg[keys[0]] === 'object' ? m.msg[keys[0]] : m.msg;
   return fieldRows(body);
+}
+
+/**
+ * Draws `shown` ([{text, cls}]) as centred lines of text under a node of radius `r`, on a
+ * backing plate (`bg`) sized to them that keeps the text readable over links and messages.
+ * `lines` is the caller's pool of text elements in `box`, grown as needed and reused.
+ */
+export function drawNodeLines(box, bg, lines, shown, r, font) {
+  while (lines.length < shown.length) {
+    const el = s('text', { 'text-anchor': 'middle' });
+    box.append(el);
+    lines.push(el);
+  }
+  const lh = font + 3;
+  const y0 = r + 6 + font;
+  lines.forEach((el, i) => {
+    if (i >= shown.length) { setAttr(el, 'display', 'none'); return; }
+    setAttr(el, 'display', 'inline');
+    setAttr(el, 'class', shown[i].cls);
+    setAttr(el, 'y', y0 + i * lh);
+    setAttr(el, 'font-size', font);
+    setText(el, shown[i].text);
+  });
+  let width = 0;
+  for (let i = 0; i < shown.length; i++) width = Math.max(width, lines[i].getComputedTextLength());
+  setAttr(bg, 'display', shown.length ? 'inline' : 'none');
+  setAttr(bg, 'x', -width / 2 - 4);
+  setAttr(bg, 'y', r + 5);
+  setAttr(bg, 'width', width + 8);
+  setAttr(bg, 'height', shown.length * lh + 4);
 }
 
 /** Nothing protocol-specific to draw inside a node. */

@@ -238,28 +238,7 @@ export function nodeExtras(group, ctx) {
     }));
     if (all.length > room) shown.push({ text: tr('nwr.node.more', { n: all.length - room }), cls: 'nwr-line more' });
     if (!all.length) shown.push({ text: tr('nwr.node.empty'), cls: 'nwr-line more' });
-    while (lines.length < shown.length) {
-      const el = s('text', { 'text-anchor': 'middle' });
-      box.append(el);
-      lines.push(el);
-    }
-    const lh = font + 3;
-    const y0 = r + 6 + font;
-    lines.forEach((el, i) => {
-      if (i >= shown.length) { setAttr(el, 'display', 'none'); return; }
-      setAttr(el, 'display', 'inline');
-      setAttr(el, 'class', shown[i].cls);
-      setAttr(el, 'y', y0 + i * lh);
-      setAttr(el, 'font-size', font);
-      setText(el, shown[i].text);
-    });
-    // The backing plate keeps the text readable over links and messages.
-    let width = 0;
-    for (let i = 0; i < shown.length; i++) width = Math.max(width, lines[i].getComputedTextLength());
-    setAttr(bg, 'x', -width / 2 - 4);
-    setAttr(bg, 'y', r + 5);
-    setAttr(bg, 'width', width + 8);
-    setAttr(bg, 'height', shown.length * lh + 4);
+    generic.drawNodeLines(box, bg, lines, shown, r, font);
   }
 
   return { layout, update };
