@@ -271,6 +271,12 @@ impl Playground {
         to_json(&check::metrics::live(self.sim.as_ref(), bucket_ms).map_err(js_err)?)
     }
 
+    /// The leader figures of the run so far (see `check::leadership::Consensus`): messages per
+    /// committed write, write latency, the gaps without a leader; `null` when no node ever led.
+    pub fn consensus(&self) -> Result<String, JsError> {
+        to_json(&check::leadership::measure(self.sim.as_ref()))
+    }
+
     /// Runs forwards to each multiple of `stepMs` up to `untilMs` and returns the first of those
     /// times (now included, if it is one) at which the protocol's settled check holds, or -1.
     /// The CAP lab calls it on a copy taken at a heal to time convergence as `caplab run` does.

@@ -450,3 +450,62 @@ fn probing_a_copy_from_the_heal_finds_the_same_convergence_as_the_run() {
         }
     }
 }
+
+/// The leader figures (`check::leadership`): the leader's crash opens a gap that the next
+/// election closes, within the election timeout's reach; the messages are counted per label and
+/// between nodes only; a write's latency is its client's.
+#[test]
+fn leadership_gap_after_a_leader_crash() {
+    let s = common::scenario("raft-leader-crash");
+    let r = run(&s, &RunOptions::default()).unwrap();
+    let c = r.summary.consensus.expect("raft had a leader");
+    let crashed: Vec<_> = c.leaderless.iter().filter(|g| g.cause == "crashed").collect();
+    assert_eq!(crashed.len(), 1, "{:?}", c.leaderless);
+    let g = crashed[0];
+    assert_eq!(g.from_ms, 1500.0, "the crash is at 1500 ms");
+    let to = g.to_ms.expect("a new leader took over");
+    assert!((g.ms - (to - g.from_ms)).abs() < 1e-9);
+    // Nobody can stand before its election timeout (150 ms at least) runs out; with five nodes
+    // and no loss, one of the first few rounds wins.
+    assert!((150.0..1500.0).contains(&g.ms), "{} ms without a leader", g.ms);
+    assert_eq!(c.leaderless_after_crash_ms, Some(g.ms));
+    assert_eq!(c.messages_by_label.values().sum::<u64>(), c.peer_messages);
+    assert!(c.peer_messages < r.summary.messages.sent, "client traffic is not counted");
+    assert!(c.messages_by_label.contains_key("RequestVote"));
+    let ok_puts =
+        r.sim.history().entries().iter().filter(|e| e.op == HistoryOp::Put && e.outcome == Outcome::Ok).count();
+    assert_eq!(c.writes_committed, ok_puts);
+    let per = c.messages_per_write.unwrap();
+    assert!((per - c.peer_messages as f64 / ok_puts as f64).abs() < 1e-9);
+    assert!(c.write_latency_ms.unwrap().p50 > 0.0);
+}
+
+/// A protocol in which no node ever leads has no leader figures; a leader that is only
+/// isolated (it still believes it leads) opens no gap by crashing.
+#[test]
+fn no_leader_figures_without_leaders() {
+    let s = common::scenario("nwr-happy");
+    let r = run(&s, &RunOptions::default()).unwrap();
+    assert!(r.summary.consensus.is_none());
+    let s = common::scenario("raft-election");
+    let r = run(&s, &RunOptions::default()).unwrap();
+    let c = r.summary.consensus.unwrap();
+    assert!(c.leaderless.iter().all(|g| g.cause != "crashed"));
+    assert_eq!(c.leaderless_after_crash_ms, None);
+}
+
+/// A comparison runs two or three sides, not one or four.
+#[test]
+fn comparisons_have_two_or_three_sides() {
+    let base = library::get("consensus-compare").unwrap();
+    assert_eq!(base.compare.len(), 3);
+    let mut four = serde_json::to_value(&base).unwrap();
+    let extra = serde_json::json!({ "name": "fourth", "protocol": "raft" });
+    four["compare"].as_array_mut().unwrap().push(extra);
+    let err = Scenario::from_json(&four.to_string()).unwrap_err().to_string();
+    assert!(err.contains("compares two or three sides, not 4"), "{err}");
+    let mut one = serde_json::to_value(&base).unwrap();
+    one["compare"].as_array_mut().unwrap().truncate(1);
+    let err = Scenario::from_json(&one.to_string()).unwrap_err().to_string();
+    assert!(err.contains("not 1"), "{err}");
+}

@@ -132,8 +132,8 @@ export function checkRun(run) {
   if (actions.length > MAX_ACTIONS) throw new LinkError(`the run has ${actions.length} actions; a link holds at most ${MAX_ACTIONS}`);
   let last = 0;
   actions.forEach((entry, i) => {
-    // A third element, 0 or 1, marks an action the CAP lab applied to one of its two sides only.
-    const sided = entry?.length === 3 && (entry[2] === 0 || entry[2] === 1);
+    // A third element, 0, 1 or 2, marks an action the CAP lab applied to one of its sides only.
+    const sided = entry?.length === 3 && [0, 1, 2].includes(entry[2]);
     if (!Array.isArray(entry) || (entry.length !== 2 && !sided) || !Number.isSafeInteger(entry[0]) || entry[0] < 0 || !isObject(entry[1])) {
       throw new LinkError(`action ${i + 1} in this link is not [time in µs, action]`);
     }

@@ -42,9 +42,9 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
-        /// For a scenario that compares two systems: run only this side (its name, e.g. `ap`,
-        /// or 0 / 1). Without it, both sides run and print one summary each (with `--json`,
-        /// `{"sides": {"cp": {...}, "ap": {...}}}`).
+        /// For a scenario that compares systems: run only this side (its name, e.g. `ap`, or its
+        /// number from 0). Without it, every side runs and prints one summary each, then a table
+        /// comparing them (with `--json`, `{"sides": {"cp": {...}, "ap": {...}}}`).
         #[arg(long)]
         side: Option<String>,
     },
@@ -162,12 +162,14 @@ fn run_cmd(
         return run_one(arg, &scenario, &opts, out);
     }
     if out.history.is_some() || out.trace.is_some() {
-        return Err(format!("{arg} compares two systems: choose one with --side to write its history or trace"));
+        return Err(format!("{arg} compares systems: choose one with --side to write its history or trace"));
     }
     let mut sides = serde_json::Map::new();
+    let mut table = Vec::new();
     for (i, side) in scenario.compare.iter().enumerate() {
         let one = scenario.side(i).map_err(|e| format!("{arg}: {e}"))?;
         let r = run(&one, &opts).map_err(|e| format!("{arg} (side {}): {e}", side.name))?;
+        table.push((side.name.clone(), r.summary.protocol.clone(), r.summary.consensus.clone()));
         if out.json {
             sides.insert(side.name.clone(), serde_json::to_value(&r.summary).map_err(|e| e.to_string())?);
         } else {
@@ -181,8 +183,34 @@ fn run_cmd(
     if out.json {
         let all = serde_json::json!({ "scenario": scenario.name, "sides": sides });
         println!("{}", serde_json::to_string_pretty(&all).map_err(|e| e.to_string())?);
+    } else if table.iter().all(|(_, _, c)| c.is_some()) {
+        print_consensus_table(&table);
     }
     Ok(())
+}
+
+/// The consensus comparison in one table: a row per side.
+fn print_consensus_table(rows: &[(String, String, Option<caplab::check::leadership::Consensus>)]) {
+    let ms = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.1} ms"));
+    println!();
+    println!(
+        "{:<12} {:<11} {:>9} {:>14} {:>11} {:>11} {:>22}",
+        "side", "protocol", "messages", "per ok write", "write p50", "write p99", "no leader after crash"
+    );
+    for (name, protocol, c) in rows {
+        let Some(c) = c else { continue };
+        let lat = c.write_latency_ms;
+        println!(
+            "{:<12} {:<11} {:>9} {:>14} {:>11} {:>11} {:>22}",
+            name,
+            protocol,
+            c.peer_messages,
+            c.messages_per_write.map_or("n/a".into(), |m| format!("{m:.1}")),
+            ms(lat.map(|l| l.p50)),
+            ms(lat.map(|l| l.p99)),
+            ms(c.leaderless_after_crash_ms),
+        );
+    }
 }
 
 fn run_one(arg: &str, scenario: &Scenario, opts: &RunOptions, out: &Output) -> Result<(), String> {
@@ -228,6 +256,24 @@ fn print_summary(s: &caplab::scenario::run::Summary) {
     });
     println!("latency      {lat}");
     println!("converged    {}", s.converged_ms.map_or("n/a".into(), |ms| format!("{ms} ms after the last heal")));
+    if let Some(c) = &s.consensus {
+        let per = c.messages_per_write.map_or("n/a".to_string(), |m| format!("{m:.1}"));
+        println!("leaders      {} changes, first at {} ms", c.leader_changes, c.first_leader_ms.unwrap_or(0.0));
+        for g in &c.leaderless {
+            let to = g.to_ms.map_or("(still none)".to_string(), |t| format!("to {t} ms"));
+            println!(
+                "no leader    {} ms from {} ms {to}, after {} {}",
+                g.ms,
+                g.from_ms,
+                g.lost,
+                g.cause.replace('_', " ")
+            );
+        }
+        println!(
+            "per write    {per} node-to-node messages ({} in all, {} ok writes)",
+            c.peer_messages, c.writes_committed
+        );
+    }
     if !s.transactions.is_empty() {
         let t = &s.transactions;
         let decided = t.iter().filter(|x| x.decided).count();

@@ -3,6 +3,7 @@
 //! random fault schedules with invariants checked after every step.
 
 pub mod fuzz;
+pub mod leadership;
 pub mod linearizability;
 pub mod metrics;
 pub mod txns;

@@ -94,6 +94,16 @@ pub enum Expectation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<f64>,
     },
+    /// The time without a leader after the first crash of a leader (the summary's
+    /// `consensus.leaderless_after_crash_ms`, see `check::leadership`) is within `min` and `max`
+    /// milliseconds (at least one given), up to the end of the run if no leader took over.
+    /// Fails when no leader crashed.
+    LeaderlessMs {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
     /// One transaction (`c1.3`: client c1's third request; see `check::txns`), at `at_ms` or
     /// at the end: what each node named in `decisions` has decided (`commit`, `abort`,
     /// `undecided`, or `absent` for a node that took no part), whether no node committed while another aborted (`atomic`), what the
@@ -220,7 +230,8 @@ impl Expectation {
             }
             Expectation::StaleReads { min: None, max: None }
             | Expectation::Availability { min: None, max: None }
-            | Expectation::ConvergedMs { min: None, max: None } => Err("give min, max or both".into()),
+            | Expectation::ConvergedMs { min: None, max: None }
+            | Expectation::LeaderlessMs { min: None, max: None } => Err("give min, max or both".into()),
             Expectation::StaleReads { min: Some(lo), max: Some(hi) } if lo > hi => {
                 Err(format!("min {lo} is above max {hi}"))
             }
@@ -237,7 +248,7 @@ impl Expectation {
                     _ => Ok(()),
                 }
             }
-            Expectation::ConvergedMs { min, max } => {
+            Expectation::ConvergedMs { min, max } | Expectation::LeaderlessMs { min, max } => {
                 for (name, b) in [("min", min), ("max", max)] {
                     if let Some(b) = b
                         && (!b.is_finite() || *b < 0.0)
@@ -403,6 +414,15 @@ impl Expectation {
                     format!("converged {ms} ms after the last heal"),
                 ),
             },
+            Expectation::LeaderlessMs { min, max } => {
+                match crate::check::leadership::measure(sim).and_then(|c| c.leaderless_after_crash_ms) {
+                    None => (false, "no leader crashed".into()),
+                    Some(ms) => (
+                        min.is_none_or(|lo| ms >= lo) && max.is_none_or(|hi| ms <= hi),
+                        format!("{ms} ms without a leader after the leader crashed"),
+                    ),
+                }
+            }
             Expectation::Transaction { txn, decisions, atomic, outcome, node, blocked_ms, .. } => {
                 judge_transaction(sim, txn, decisions.as_ref(), *atomic, *outcome, *node, blocked_ms.as_ref())
             }

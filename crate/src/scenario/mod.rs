@@ -149,13 +149,18 @@ pub struct Scenario {
     pub timeline: Vec<TimelineEntry>,
     #[serde(default)]
     pub expect: Vec<Expectation>,
-    /// Two systems side by side under the same nodes, clients, seed, workload and timeline (the
-    /// CAP lab: a CP store on the left, an AP store on the right). Each side replaces the
+    /// Two or three systems side by side under the same nodes, clients, seed, workload and
+    /// timeline (the CAP lab: a CP store on the left, an AP store on the right; or Raft,
+    /// Multi-Paxos and ZAB). Each side replaces the
     /// scenario's `protocol` and `params` and adds its own expectations; the top-level protocol
     /// is what a single view of the scenario shows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub compare: Vec<Side>,
 }
+
+/// The most systems one comparison runs side by side (the consensus comparison runs Raft,
+/// Multi-Paxos and ZAB).
+pub const MAX_SIDES: usize = 3;
 
 /// One side of a comparison: `{"name": "ap", "protocol": "nwr", "params": {...}, "expect": [...]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -295,8 +300,8 @@ impl Scenario {
         if self.compare.is_empty() {
             return Ok(());
         }
-        if self.compare.len() != 2 {
-            return Err(invalid("compare", format!("compares exactly two sides, not {}", self.compare.len())));
+        if !(2..=MAX_SIDES).contains(&self.compare.len()) {
+            return Err(invalid("compare", format!("compares two or three sides, not {}", self.compare.len())));
         }
         for (i, side) in self.compare.iter().enumerate() {
             let field = format!("compare[{i}]");

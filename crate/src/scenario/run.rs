@@ -7,7 +7,7 @@
 
 use super::Scenario;
 use super::expect::{ExpectResult, RunFacts};
-use crate::check::{linearizability, metrics, txns};
+use crate::check::{leadership, linearizability, metrics, txns};
 use crate::protocols;
 use crate::sim::action::Action;
 use crate::sim::dynamic::Simulation;
@@ -83,6 +83,10 @@ pub struct Summary {
     /// each was blocked (see `check::txns`). Left out for other protocols.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub transactions: Vec<txns::TxnSummary>,
+    /// Protocols with a leader: messages per committed write, write latency, the gaps without a
+    /// leader (see `check::leadership`). Left out when no node ever led.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consensus: Option<leadership::Consensus>,
     pub expect: Vec<ExpectResult>,
     pub trace_hash: String,
 }
@@ -278,6 +282,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
         converged_ms: facts.converged_ms,
         siblings: probe.siblings,
         transactions: txns::summarize(sim.as_ref()),
+        consensus: leadership::measure(sim.as_ref()),
         expect: results.into_iter().flatten().collect(),
         trace_hash: sim.trace_hash(),
     };

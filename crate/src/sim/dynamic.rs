@@ -3,7 +3,7 @@
 //! (`protocols::build`) is the only place that picks the concrete type.
 
 use super::action::{Action, TimedAction};
-use super::engine::{FirstViolation, Sim, Stats};
+use super::engine::{FirstViolation, LeaderChange, Sim, Stats};
 use super::ids::{ActorId, ClientId, NodeId};
 use super::protocol::{InvariantInfo, Invariants, NodeView, Protocol};
 use super::time::Time;
@@ -102,6 +102,8 @@ pub trait Simulation {
     fn invariants(&self) -> Vec<InvariantStatus>;
     fn violations(&self) -> &[FirstViolation];
     fn leader(&self) -> Option<NodeId>;
+    /// Every change of the engine's leader since time 0 (see [`Sim::leadership`]).
+    fn leadership(&self) -> &[LeaderChange];
     fn applied_actions(&self) -> &[TimedAction];
     fn node_count(&self) -> u16;
     fn client_count(&self) -> u16;
@@ -268,6 +270,9 @@ impl<P: Protocol> Simulation for Sim<P> {
     }
     fn leader(&self) -> Option<NodeId> {
         Sim::leader(self)
+    }
+    fn leadership(&self) -> &[LeaderChange] {
+        Sim::leadership(self)
     }
     fn applied_actions(&self) -> &[TimedAction] {
         Sim::applied_actions(self)

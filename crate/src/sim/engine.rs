@@ -57,6 +57,19 @@ pub struct Stats {
     pub dropped: u64,
     pub duplicated: u64,
     pub timers: u64,
+    /// Messages between nodes (`sent` counts client requests and responses too).
+    pub peer_sent: u64,
+    /// Node-to-node messages sent, per label, in the order each label was first seen.
+    pub by_label: Vec<(&'static str, u64)>,
+}
+
+/// The moment the engine's [`Sim::leader`] changed: who leads from `at_us` on (`None`: no live
+/// node claims to lead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LeaderChange {
+    pub at_us: u64,
+    pub leader: Option<NodeId>,
+    pub term: u64,
 }
 
 /// The first breach of an invariant, to point at.
@@ -107,6 +120,10 @@ pub struct Sim<P: Protocol> {
     next_message: u64,
     pub check_invariants: bool,
     pub(crate) seed: u64,
+    /// Every change of leader, for the time-without-a-leader measure; only re-derived after a
+    /// step in which some node's role or term changed, or a node crashed.
+    leadership: Vec<LeaderChange>,
+    pub(crate) leader_dirty: bool,
 }
 
 impl<P: Protocol> Sim<P> {
@@ -136,6 +153,8 @@ impl<P: Protocol> Sim<P> {
             next_message: 1,
             check_invariants: true,
             seed,
+            leadership: Vec::new(),
+            leader_dirty: false,
         };
         for action in timeline {
             sim.push(Time(action.at_us), 1, Due::Action(action.action));
@@ -153,7 +172,23 @@ impl<P: Protocol> Sim<P> {
             sim.start_node(NodeId(i), None);
         }
         sim.init_clients(clients);
+        sim.track_leader();
         sim
+    }
+
+    /// Who led when: the first entry is at time 0.
+    pub fn leadership(&self) -> &[LeaderChange] {
+        &self.leadership
+    }
+
+    fn track_leader(&mut self) {
+        self.leader_dirty = false;
+        let leader = self.leader();
+        let term = leader.and_then(|n| self.nodes[n.index()].state.as_ref()).map_or(0, |s| s.status().term);
+        if self.leadership.last().is_some_and(|c| c.leader == leader && c.term == term) {
+            return;
+        }
+        self.leadership.push(LeaderChange { at_us: self.now.0, leader, term });
     }
 
     /// Keep trace events for `take_events` (the page and `--trace` want them; fuzzing does not).
@@ -252,6 +287,9 @@ impl<P: Protocol> Sim<P> {
         self.now = self.now.max(item.at);
         self.stats.steps += 1;
         self.apply_due(item.due);
+        if self.leader_dirty {
+            self.track_leader();
+        }
         if self.check_invariants {
             self.check();
         }
@@ -264,6 +302,9 @@ impl<P: Protocol> Sim<P> {
     pub(crate) fn apply_as_step(&mut self, action: Action) {
         self.stats.steps += 1;
         self.apply_action(action);
+        if self.leader_dirty {
+            self.track_leader();
+        }
         if self.check_invariants {
             self.check();
         }
@@ -371,6 +412,7 @@ impl<P: Protocol> Sim<P> {
         let after = state.status();
         self.flush(n);
         if before != after {
+            self.leader_dirty = true;
             self.emit(TraceEvent::StateChanged { node: n, role: after.role, term: after.term });
         }
     }
@@ -383,6 +425,7 @@ impl<P: Protocol> Sim<P> {
         let status = state.status();
         self.nodes[n.index()].state = Some(state);
         self.flush(n);
+        self.leader_dirty = true;
         self.emit(TraceEvent::StateChanged { node: n, role: status.role, term: status.term });
     }
 
@@ -420,6 +463,13 @@ impl<P: Protocol> Sim<P> {
         let id = self.next_message;
         self.next_message += 1;
         self.stats.sent += 1;
+        if let (ActorId::Node(_), ActorId::Node(_)) = (from, to) {
+            self.stats.peer_sent += 1;
+            match self.stats.by_label.iter_mut().find(|(l, _)| *l == label) {
+                Some((_, count)) => *count += 1,
+                None => self.stats.by_label.push((label, 1)),
+            }
+        }
         let send_us = self.now.0;
         match self.net.transit(from, to, &mut self.rng) {
             Transit::Cut | Transit::Lost => {

@@ -213,6 +213,7 @@ impl<P: Protocol> Sim<P> {
     fn crash(&mut self, n: NodeId) {
         let slot = &mut self.nodes[n.index()];
         if let Some(state) = slot.state.take() {
+            self.leader_dirty = true;
             slot.durable = Some(state.durable());
         }
         slot.timers.clear();

@@ -15,7 +15,7 @@ pub mod time;
 pub mod trace;
 
 pub use action::{Action, Target, Text, TimedAction};
-pub use engine::{Sim, SimConfig, Stats};
+pub use engine::{LeaderChange, Sim, SimConfig, Stats};
 pub use ids::{ActorId, ClientId, NodeId};
 pub use protocol::{Ctx, InvariantInfo, Invariants, Message, NodeRef, NodeStatus, NodeView, Protocol, Violation};
 pub use time::{Micros, Time};

@@ -1,7 +1,8 @@
-// The CAP lab's controls: one set of network faults that acts on both sides at once (isolate a
-// node, split the servers into a minority and a majority with each client beside the node it
-// asks first, cut every client off from the majority, heal), and the live settings of each
-// NWR side (N, W, R, strict or sloppy), applied as a `configure` action on that side only.
+// The CAP lab's controls: one set of faults that acts on every side at once (isolate a node,
+// split the servers into a minority and a majority with each client beside the node it asks
+// first, cut every client off from the majority, heal; when every side has a leader, crash each
+// side's own leader and restart what is crashed), and the live settings of each NWR side (N, W,
+// R, strict or sloppy), applied as a `configure` action on that side only.
 
 import { $, h, setText } from '../dom.js';
 import { t } from '../i18n.js';
@@ -53,12 +54,29 @@ export class Controls {
     $('[data-action="cap-split"]', root).addEventListener('click', () => this.act({ action: 'partition', groups: splitGroups(this.scenario) }));
     $('[data-action="cap-cut-clients"]', root).addEventListener('click', () => this.act({ action: 'partition', groups: clientsCutGroups(this.scenario) }));
     $('[data-action="cap-heal"]', root).addEventListener('click', () => this.act({ action: 'heal' }));
+    this.leaderTools = $('.leader-tools', root);
+    // "leader" is resolved by each side to the node that leads there.
+    $('[data-action="cap-crash-leader"]', root).addEventListener('click', () => this.act({ action: 'crash', node: 'leader' }));
+    $('[data-action="cap-restart"]', root).addEventListener('click', () => this.restartCrashed());
     this.settings = $('#settings', root);
   }
 
-  setup(scenario, sessions) {
+  /** Restarts each side's crashed nodes (sides may have lost different nodes: one action per
+   * side and node). */
+  restartCrashed() {
+    let any = false;
+    this.sessions.forEach((s, i) => {
+      for (const v of JSON.parse(s.pg.nodes())) {
+        if (v.role === 'crashed') { any = true; this.act({ action: 'restart', node: v.id }, i); }
+      }
+    });
+    if (!any) this.act(null);
+  }
+
+  setup(scenario, sessions, { leaders = false } = {}) {
     this.scenario = scenario;
     this.sessions = sessions;
+    this.leaderTools.hidden = !leaders;
     this.settingsKey = null;
     this.relabel();
   }

@@ -59,19 +59,44 @@ function explainCommit(views, para, name) {
   }
 }
 
+/** For leader-based protocols side by side: how long each went without a leader after losing
+ * one, and what a committed write cost it in messages and time. */
+function explainConsensus(views, para, name) {
+  const ms = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(0)} ms`);
+  const crashed = views.some((v) => v.stats.consensus?.leaderless.some((g) => g.cause === 'crashed'));
+  para('cap-term', crashed ? 'cap.explainConsensusCrash' : 'cap.explainConsensus', {});
+  for (const v of views) {
+    const c = v.stats.consensus;
+    if (!c) continue;
+    const gap = c.leaderless.find((g) => g.to_ms === null);
+    const crash = c.leaderless.find((g) => g.cause === 'crashed');
+    if (gap) para('side-line', 'cap.explainNoLeader', { side: name(v), lost: gap.lost, ms: ms(gap.ms) });
+    else if (crash) para('side-line', 'cap.explainElected', { side: name(v), lost: crash.lost, ms: ms(crash.ms) });
+  }
+  for (const v of views) {
+    const c = v.stats.consensus;
+    if (!c?.writes_committed) continue;
+    para('base-term', 'cap.explainCost', {
+      side: name(v), msgs: c.messages_per_write.toFixed(1), p50: ms(c.write_latency_ms?.p50), p99: ms(c.write_latency_ms?.p99),
+    });
+  }
+}
+
 /** The panel's paragraphs, and a key that changes only when their text does. */
 export function explain(views, now) {
-  const [a, b] = views;
-  if (!a.stats || !b.stats) return { key: '', nodes: [] };
+  if (views.some((v) => !v.stats)) return { key: '', nodes: [] };
   const name = (v) => pick(v.side.title) || v.side.name;
-  if (a.stats.isolation && b.stats.isolation) {
+  const only = (fn) => {
     const lines = [];
-    explainCommit(views, (cls, key, vars) => lines.push([cls, key, t(key, vars)]), name);
+    fn(views, (cls, key, vars) => lines.push([cls, key, t(key, vars)]), name);
     return {
       key: lines.map((l) => l[2]).join('\n'),
       nodes: lines.map(([cls, key, text]) => h('p', { class: cls, 'data-explain': key, text })),
     };
-  }
+  };
+  if (views.every((v) => v.stats.isolation)) return only(explainCommit);
+  if (views.every((v) => v.stats.consensus)) return only(explainConsensus);
+  const a = views[0];
   const windows = a.stats.windows;
   const open = windows.find((w) => w.end === null);
   const last = windows.at(-1);

@@ -1,8 +1,8 @@
-// The CAP lab: two systems side by side (the scenario's `compare` sides, a CP store on the left
-// and an AP store on the right), the same nodes, clients, seed, workload and timeline, and one
-// set of network controls that acts on both at the same virtual instant. Each side is a
-// Session (the playground's time travel), kept in lockstep: play, seek and every action move
-// both. `window.caplab` is the hook browser tests drive.
+// The CAP lab: two or three systems side by side (the scenario's `compare` sides: a CP store on
+// the left and an AP store on the right, or Raft, Multi-Paxos and ZAB), the same nodes, clients,
+// seed, workload and timeline, and one set of controls that acts on every side at the same
+// virtual instant. Each side is a Session (the playground's time travel), kept in lockstep:
+// play, seek and every action move them all. `window.caplab` is the hook browser tests drive.
 
 import init, { Playground } from '../../pkg/caplab.js';
 import { $, $$, setAttr, setText } from '../dom.js';
@@ -16,12 +16,15 @@ import { describeAction, safeDescribe } from '../describe.js';
 import { SideView } from './side.js';
 import { Controls } from './controls.js';
 import { explain } from './explain.js';
+import { protocolModule } from '../../protocols/index.js';
 
 const DEFAULT = 'cap-split';
 const DEFAULT_SPEED = 7;
 /** How often, at most, the checker runs on one side while playing (ms of wall clock); the
  * sides take turns, so each is measured twice a second. */
 const MEASURE_MS = 250;
+/** The most sides a comparison has (crate/src/scenario/mod.rs, MAX_SIDES). */
+const MAX_SIDES = 3;
 
 class CapLab {
   constructor() {
@@ -30,7 +33,7 @@ class CapLab {
     this.shared = {};
     const onJump = (ms) => { this.pause(); this.seek(ms); };
     const sides = $('.cap-sides');
-    for (const i of [0, 1]) {
+    for (let i = 0; i < MAX_SIDES; i++) {
       const root = $('#side-template').content.firstElementChild.cloneNode(true);
       root.dataset.side = String(i);
       root.dataset.testid = `side-${i}`;
@@ -38,9 +41,11 @@ class CapLab {
       $('.timeline', root).dataset.testid = `timeline-${i}`;
       sides.append(root);
     }
-    this.views = $$('.cap-side').map((root, i) => new SideView(root, i, this.shared, {
+    this.allViews = $$('.cap-side').map((root, i) => new SideView(root, i, this.shared, {
       onJump, onNode: (id) => this.status(t('cap.nodeHint', { id })),
     }));
+    /** The sides in use: the first `compare.length` of `allViews`. */
+    this.views = this.allViews.slice(0, 2);
     this.controls = new Controls($('#cap-tools'), { act: (a, side) => this.act(a, side) });
     this.tour = new Tour($('#tour'), {
       seek: (ms) => { this.pause(); this.seek(ms); this.updateUrl(); },
@@ -55,7 +60,7 @@ class CapLab {
 
   get factor() { return SPEEDS[Number(this.speed.value)] ?? SPEEDS[DEFAULT_SPEED]; }
   get sessions() { return this.views.map((v) => v.session); }
-  /** The left side's session: both share the clock, the script and the notes. */
+  /** The left side's session: all sides share the clock, the script and the notes. */
   get lead() { return this.views[0].session; }
 
   wire() {
@@ -97,7 +102,7 @@ class CapLab {
     this.langInUrl = this.params.has('lang');
     setLang(detectLang(this.params));
     await init();
-    this.scenarios = JSON.parse(Playground.scenarios()).filter((s) => s.sides.length === 2);
+    this.scenarios = JSON.parse(Playground.scenarios()).filter((s) => s.sides.length >= 2);
     this.fillPicker();
     const problem = await this.openLink();
     if (problem) {
@@ -148,14 +153,15 @@ class CapLab {
     return null;
   }
 
-  /** Both sides' sessions for a scenario; throws with a message, changing nothing. */
+  /** Every side's session for a scenario; throws with a message, changing nothing. */
   build({ name, inline = null, seed = null }) {
     const source = inline ?? name;
     let scenario;
     const sessions = [];
     try {
       scenario = JSON.parse(new Playground(source).scenarioJson());
-      if ((scenario.compare ?? []).length !== 2) throw new Error(t('cap.errNotCompare', { name: scenario.name }));
+      const sides = (scenario.compare ?? []).length;
+      if (sides < 2 || sides > MAX_SIDES) throw new Error(t('cap.errNotCompare', { name: scenario.name }));
       for (const side of scenario.compare) sessions.push(new Session(Playground, Playground.sideJson(source, side.name), seed));
     } catch (e) {
       for (const s of sessions) s.free();
@@ -164,7 +170,7 @@ class CapLab {
     return { scenario, sessions, name: scenario.name, inline: inline !== null ? source : null };
   }
 
-  /** Replays a run: each action at its time on both sides, or on one (`[at_us, action, side]`). */
+  /** Replays a run: each action at its time on every side, or on one (`[at_us, action, side]`). */
   replay(run) {
     const built = this.build({ name: run.s, inline: run.sc ? JSON.stringify(run.sc) : null, seed: run.seed ?? null });
     try {
@@ -189,12 +195,18 @@ class CapLab {
 
   install({ scenario, sessions, name, inline }, { tour, keepAlert = false } = {}) {
     this.pause();
-    for (const v of this.views) v.session?.free();
+    for (const v of this.allViews) { v.session?.free(); v.session = null; }
+    this.views = this.allViews.slice(0, sessions.length);
+    this.allViews.forEach((v, i) => { v.root.hidden = i >= sessions.length; });
+    $('.cap-sides').dataset.count = String(sessions.length);
+    document.body.dataset.sides = String(sessions.length);
+    $$('.meta [data-hash]').forEach((el, i) => { el.hidden = i >= sessions.length; });
+    this.shared.consensus = sessions.every((s) => !protocolModule(s.protocol).leaderless);
     this.scenario = scenario;
     this.name = name;
     this.inline = inline;
     sessions.forEach((s, i) => this.views[i].setup(s, scenario.compare[i]));
-    this.controls.setup(scenario, sessions);
+    this.controls.setup(scenario, sessions, { leaders: this.shared.consensus });
     this.controlsKey = null;
     this.explainKey = null;
     this.tour.setup(sessions[0].scenario, tour ?? Boolean(scenario.tour));
@@ -227,9 +239,10 @@ class CapLab {
     this.load({ name: this.name, inline: this.inline, seed, tour: this.tour.active });
   }
 
-  /** Applies an action on both sides (or on `side` only) at the current instant. It is tried
-   * on copies of every side first, so a refusal on one side changes neither. */
+  /** Applies an action on every side (or on `side` only) at the current instant. It is tried
+   * on copies of every side first, so a refusal on one side changes none. */
   act(action, side = null) {
+    if (action === null) { this.status(t('cap.nothingCrashed')); return false; }
     const json = JSON.stringify(action);
     const targets = side === null ? this.sessions : [this.sessions[side]];
     try {
@@ -256,19 +269,10 @@ class CapLab {
     for (const s of targets) s.apply(json);
   }
 
-  /** The user's actions as a link carries them: shared ones once, one side's with its index. */
+  /** The user's actions as a link carries them: those every side took once, one side's with
+   * its index. */
   userActions() {
-    const lists = this.sessions.map((s) => s.userActions());
-    const key = (a) => `${a.at_us}|${JSON.stringify(a.action)}`;
-    const out = [];
-    let [i, j] = [0, 0];
-    const [a, b] = lists;
-    while (i < a.length || j < b.length) {
-      if (i < a.length && j < b.length && key(a[i]) === key(b[j])) { out.push([a[i].at_us, a[i].action]); i++; j++; }
-      else if (j >= b.length || (i < a.length && a[i].at_us <= b[j].at_us)) { out.push([a[i].at_us, a[i].action, 0]); i++; }
-      else { out.push([b[j].at_us, b[j].action, 1]); j++; }
-    }
-    return out;
+    return mergeActions(this.sessions.map((s) => s.userActions()));
   }
 
   async shareLink() {
@@ -396,15 +400,15 @@ class CapLab {
     if (this.forceMeasure || !this.playing || ts - (this.lastMeasure ?? 0) > MEASURE_MS) {
       const key = this.sessions.map((s) => `${s.steps}|${s.version}`).join('/');
       if (this.forceMeasure || key !== this.measuredKey) {
-        // While playing, one side a turn: the checker's cost is spread over two frames.
-        const both = this.forceMeasure || !this.playing;
-        this.turn = both ? 0 : 1 - (this.turn ?? 1);
-        for (const [i, v] of this.views.entries()) if (both || i === this.turn) v.measure();
+        // While playing, one side a turn: the checker's cost is spread over several frames.
+        const all = this.forceMeasure || !this.playing;
+        this.turn = all ? 0 : ((this.turn ?? -1) + 1) % this.views.length;
+        for (const [i, v] of this.views.entries()) if (all || i === this.turn) v.measure();
         this.forceMeasure = false;
         this.measuredKey = key;
         this.lastMeasure = ts;
         const stats = this.views.map((v) => v.stats);
-        // Shared y scales: the larger of the two sides.
+        // Shared y scales: the largest of the sides.
         for (const id of ['ops', 'anomalies', 'latency']) {
           this.shared[id] = Math.max(0, ...stats.flatMap((st) => st.charts[id].slice(1).flat().filter(Number.isFinite)));
         }
@@ -455,10 +459,35 @@ class CapLab {
         stats: v.stats && {
           availability: v.stats.availability, minority: v.stats.sides.minority.pct, majority: v.stats.sides.majority.pct,
           stale: v.stats.stale.size, linearizable: v.stats.linearizable, witness: v.stats.witness.size, ops: v.stats.ops,
+          consensus: v.stats.consensus ?? null,
         },
       })),
       frameMs: this.frameMs,
     };
+  }
+}
+
+/**
+ * Merges each side's list of user actions (`{at_us, action}`, in time order) into the form a
+ * link carries: `[at_us, action]` for an action every side took at that moment, `[at_us,
+ * action, side]` for one side's own. Exported for the tests.
+ */
+export function mergeActions(lists) {
+  const key = (a) => `${a.at_us}|${JSON.stringify(a.action)}`;
+  const at = lists.map(() => 0);
+  const out = [];
+  for (;;) {
+    const heads = lists.map((l, i) => l[at[i]]);
+    if (heads.every((x) => x === undefined)) return out;
+    if (heads.every((x) => x !== undefined && key(x) === key(heads[0]))) {
+      out.push([heads[0].at_us, heads[0].action]);
+      at.forEach((_, i) => { at[i]++; });
+      continue;
+    }
+    let first = -1;
+    heads.forEach((x, i) => { if (x !== undefined && (first < 0 || x.at_us < heads[first].at_us)) first = i; });
+    out.push([heads[first].at_us, heads[first].action, first]);
+    at[first]++;
   }
 }
 

@@ -5,7 +5,11 @@
 // data-majority-availability (percent, "" when unknown), data-stale-reads, data-linearizable
 // ("true", "false" or ""), data-witness, data-siblings (the most concurrent versions one replica
 // holds of one key now); for the atomic-commitment protocols also data-refused-reads (reads
-// refused, their key locked) and data-dirty-reads (reads of a value whose transaction failed).
+// refused, their key locked) and data-dirty-reads (reads of a value whose transaction failed);
+// when every side has a leader (the consensus comparison) also data-messages-per-write,
+// data-write-p50, data-write-p99 (ms), data-leaderless-ms (the time without a leader after the
+// first crash of a leader, "" before one) and data-leaderless-now (ms without a leader so far,
+// "" while one leads).
 
 import { $, h, setAttr, setText } from '../dom.js';
 import { pick, t } from '../i18n.js';
@@ -23,6 +27,7 @@ export class SideView {
   constructor(root, index, shared, { onJump, onNode }) {
     this.root = root;
     this.index = index;
+    this.shared = shared;
     this.title = $('.side-title', root);
     this.statsBox = $('.stats', root);
     this.cluster = new ClusterView($('.cluster', root), {
@@ -128,7 +133,12 @@ export class SideView {
     const done = history.filter((op) => !pending(op));
     const ok = done.filter((op) => op.outcome === 'ok').length;
     const transactional = Boolean(protocolModule(s.protocol).ops?.includes('txn'));
+    let consensus = null;
+    if (this.shared.consensus) {
+      try { consensus = JSON.parse(s.pg.consensus()); } catch (e) { console.error(e); }
+    }
     this.stats = {
+      consensus,
       transactional,
       isolation: transactional ? isolation(history) : null,
       history, windows, end,
@@ -167,6 +177,14 @@ export class SideView {
     setAttr(box, 'data-siblings', st.siblings ?? '');
     setAttr(box, 'data-refused-reads', st.isolation ? st.isolation.refused : '');
     setAttr(box, 'data-dirty-reads', st.isolation ? st.isolation.dirty.size : '');
+    const c = st.consensus;
+    const open = c?.leaderless.find((g) => g.to_ms === null) ?? null;
+    const num = (v, digits) => (v === null || v === undefined ? '' : v.toFixed(digits));
+    setAttr(box, 'data-messages-per-write', num(c?.messages_per_write, 1));
+    setAttr(box, 'data-write-p50', num(c?.write_latency_ms?.p50, 1));
+    setAttr(box, 'data-write-p99', num(c?.write_latency_ms?.p99, 1));
+    setAttr(box, 'data-leaderless-ms', num(c?.leaderless_after_crash_ms, 1));
+    setAttr(box, 'data-leaderless-now', open ? num(open.ms, 1) : '');
     const lin = st.linearizable === null ? '–' : st.linearizable ? t('cap.linYes') : t('cap.linNo');
     const items = [
       ['avail', t('cap.statAvail'), st.availability === null ? '–' : `${pct(st.availability)}%`, ''],
@@ -183,7 +201,19 @@ export class SideView {
         ['refused', t('cap.statRefused'), String(st.isolation.refused), ''],
         ['dirty', t('cap.statDirty'), String(st.isolation.dirty.size), st.isolation.dirty.size ? 'bad' : '']);
     }
-    if (st.siblings !== null && !st.isolation && s.protocol !== 'raft') items.push(['siblings', t('cap.statSiblings'), String(st.siblings), st.siblings ? 'warn' : '']);
+    if (this.shared.consensus) {
+      // Leader-based protocols side by side: what agreement costs instead of the partition
+      // figures (a crash, not a partition, is this comparison's fault).
+      const msText = (v) => (v === null || v === undefined ? '–' : `${v.toFixed(0)} ms`);
+      items.splice(1, 2,
+        ['msgs', t('cap.statMessages'), c?.messages_per_write == null ? '–' : c.messages_per_write.toFixed(1), ''],
+        ['wp50', t('cap.statWriteP50'), msText(c?.write_latency_ms?.p50), ''],
+        ['wp99', t('cap.statWriteP99'), msText(c?.write_latency_ms?.p99), '']);
+      items.splice(items.findIndex(([id]) => id === 'p50'), 1);
+      if (open) items.push(['noleader', t('cap.statNoLeaderNow'), msText(open.ms), 'bad']);
+      else items.push(['noleader', t('cap.statNoLeader'), msText(c?.leaderless_after_crash_ms), '']);
+    }
+    if (st.siblings !== null && !st.isolation && !this.shared.consensus && s.protocol !== 'raft') items.push(['siblings', t('cap.statSiblings'), String(st.siblings), st.siblings ? 'warn' : '']);
     const key = JSON.stringify(items);
     if (key !== this.statsKey) {
       this.statsKey = key;
