@@ -74,6 +74,9 @@ test-scenarios: build
 	$(CAPLAB) fuzz twopc --seeds 1000
 	$(CAPLAB) fuzz threepc --seeds 1000
 	$(CAPLAB) fuzz saga --seeds 1000
+	$(CAPLAB) fuzz paxos --seeds 1000
+	$(CAPLAB) fuzz multipaxos --seeds 1000
+	$(CAPLAB) fuzz zab --seeds 1000
 
 # The browser tests compare the page's trace hashes with the native CLI's.
 test-web: build wasm vendor setup-browser setup-npm

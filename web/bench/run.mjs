@@ -25,7 +25,7 @@ function nativeEventsPerSecond(protocol = 'raft') {
 }
 
 /** The atomic-commitment protocols too, native and in wasm (two-key transactions). */
-const MORE = ['twopc', 'threepc', 'saga'];
+const MORE = ['twopc', 'threepc', 'saga', 'paxos', 'multipaxos', 'zab'];
 
 function pageFiles(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -232,7 +232,7 @@ export class ClusterView {
       setAttr(node.g, 'data-role', v.role);
       setAttr(node.g, 'data-term', v.term);
       // A leaderless protocol (NWR) has no term to show.
-      const term = this.module.leaderless ? '' : t('node.term', { term: v.term });
+      const term = this.module.leaderless ? '' : t(this.module.termKey ?? 'node.term', { term: v.term });
       setText(node.term, term);
       setAttr(node.g, 'aria-label', `${v.id}: ${t(`role.${v.role}`)}${term ? `, ${term}` : ''}`);
       const pill = v.role === 'follower' ? '' : t(`role.${v.role}`);

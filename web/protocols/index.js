@@ -7,8 +7,11 @@ import generic from './generic.js';
 import raft from './raft.js';
 import nwr from './nwr.js';
 import commit from './commit.js';
+import paxos from './paxos.js';
+import multipaxos from './multipaxos.js';
+import zab from './zab.js';
 
-const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit };
+const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit, paxos, multipaxos, zab };
 
 export function protocolModule(name) {
   return { ...generic, ...(MODULES[name] ?? {}), name };

@@ -27,6 +27,7 @@ export function messageStyle(m) {
 
 export function formatCommand(entry) {
   if (!entry) return '';
+  if (typeof entry === 'string') return entry === 'noop' || entry === 'Noop' ? 'no-op' : entry;
   switch (entry.cmd) {
     case 'noop': return 'no-op';
     case 'put': return `put ${entry.key}=${entry.value}`;
@@ -47,6 +48,16 @@ export function describeMessage(m) {
 
 /** The timer ring and the log strip inside one node's SVG group. */
 export function nodeExtras(group, ctx) {
+  return logExtras(group, ctx);
+}
+
+/**
+ * The timer ring and the log strip, for any protocol with a replicated log: `log_terms` (one
+ * number per position: Raft's term, Multi-Paxos's ballot round, ZAB's epoch; 0 draws an empty
+ * slot) and `commit_index`. `isTimer(timer)` picks the timer the ring counts down (a follower's
+ * wait for its leader); `ringless` roles show no ring.
+ */
+export function logExtras(group, ctx, { isTimer = (tm) => tm === 'ElectionTimeout', ringless = ['leader'] } = {}) {
   const maxTimeout = ctx.scenario.params?.election_timeout_ms?.[1] ?? 300;
   const ring = s('circle', { class: 'timer-ring', fill: 'none' });
   const strip = s('g', { class: 'log-strip' });
@@ -91,7 +102,7 @@ export function nodeExtras(group, ctx) {
       const term = shown[i];
       const [rect, text] = g.children;
       setAttr(g, 'display', 'inline');
-      setAttr(g, 'class', `${termClass(term)} ${index <= view.commit_index ? 'committed' : 'uncommitted'}`);
+      setAttr(g, 'class', term === 0 ? 'term hole' : `${termClass(term)} ${index <= view.commit_index ? 'committed' : 'uncommitted'}`);
       setAttr(rect, 'x', x0 + i * (cell + 2));
       setAttr(rect, 'y', y);
       setAttr(rect, 'width', cell);
@@ -99,7 +110,7 @@ export function nodeExtras(group, ctx) {
       setAttr(text, 'x', x0 + i * (cell + 2) + cell / 2);
       setAttr(text, 'y', y + cell * 0.82);
       setAttr(text, 'font-size', Math.round(cell * 0.72));
-      setText(text, term);
+      setText(text, term === 0 ? '' : term);
     });
     setAttr(more, 'x', x0 - 3);
     setAttr(more, 'y', y + cell * 0.82);
@@ -116,8 +127,8 @@ export function nodeExtras(group, ctx) {
 
   function update(view, timers, now) {
     drawLog(view);
-    const election = (timers ?? []).find((tm) => tm.timer === 'ElectionTimeout');
-    const live = view.role !== 'crashed' && view.role !== 'leader' && election;
+    const election = (timers ?? []).find((tm) => isTimer(tm.timer));
+    const live = view.role !== 'crashed' && !ringless.includes(view.role) && election;
     const c = 2 * Math.PI * (r + 5);
     const frac = live ? Math.max(0, Math.min(1, (election.fires_us / 1000 - now) / maxTimeout)) : 0;
     setAttr(ring, 'stroke-dasharray', `${(frac * c).toFixed(1)} ${c.toFixed(1)}`);
