@@ -111,6 +111,18 @@ impl TxnRecord {
     }
 }
 
+/// The longest a timing parameter may be: an hour, in milliseconds.
+pub const MAX_TIMING_MS: u64 = 3_600_000;
+
+/// Checks that each named timing parameter (`("vote_timeout_ms", 300)`) is from 1 ms to
+/// [`MAX_TIMING_MS`], for a protocol's `validate`.
+pub fn check_timings(timings: &[(&str, u64)]) -> Result<(), String> {
+    match timings.iter().find(|(_, ms)| *ms == 0 || *ms > MAX_TIMING_MS) {
+        Some((name, ms)) => Err(format!("{name} must be from 1 to {MAX_TIMING_MS}, not {ms}")),
+        None => Ok(()),
+    }
+}
+
 /// An invariant from a protocol's paper, checked after every step.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct InvariantInfo {

@@ -279,15 +279,11 @@ impl Protocol for Nwr {
         if p.w == 0 || p.w > p.n || p.r == 0 || p.r > p.n {
             return Err(format!("w {} and r {} must each be from 1 to n ({})", p.w, p.r, p.n));
         }
-        for (name, ms) in [
+        crate::sim::protocol::check_timings(&[
             ("coordinator_timeout_ms", p.coordinator_timeout_ms),
             ("sloppy_after_ms", p.sloppy_after_ms),
             ("anti_entropy_ms", p.anti_entropy_ms),
-        ] {
-            if ms == 0 || ms > 3_600_000 {
-                return Err(format!("{name} must be from 1 to 3600000, not {ms}"));
-            }
-        }
+        ])?;
         Ok(())
     }
 

@@ -150,11 +150,7 @@ impl Protocol for Saga {
     type Invariants = SagaInvariants;
 
     fn validate(p: &SagaParams) -> Result<(), String> {
-        for (name, ms) in [("step_timeout_ms", p.step_timeout_ms), ("retry_ms", p.retry_ms)] {
-            if ms == 0 || ms > 3_600_000 {
-                return Err(format!("{name} must be from 1 to 3600000, not {ms}"));
-            }
-        }
+        crate::sim::protocol::check_timings(&[("step_timeout_ms", p.step_timeout_ms), ("retry_ms", p.retry_ms)])?;
         if !(0.0..=1.0).contains(&p.fail_ratio) {
             return Err(format!("fail_ratio must be from 0 to 1, not {}", p.fail_ratio));
         }

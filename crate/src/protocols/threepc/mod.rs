@@ -226,16 +226,12 @@ impl Protocol for ThreePc {
     type Invariants = ThreePcInvariants;
 
     fn validate(p: &ThreePcParams) -> Result<(), String> {
-        for (name, ms) in [
+        crate::sim::protocol::check_timings(&[
             ("vote_timeout_ms", p.vote_timeout_ms),
             ("ack_timeout_ms", p.ack_timeout_ms),
             ("participant_timeout_ms", p.participant_timeout_ms),
             ("election_ms", p.election_ms),
-        ] {
-            if ms == 0 || ms > 3_600_000 {
-                return Err(format!("{name} must be from 1 to 3600000, not {ms}"));
-            }
-        }
+        ])?;
         if p.participant_timeout_ms <= p.vote_timeout_ms.max(p.ack_timeout_ms) {
             return Err(format!(
                 "participant_timeout_ms ({}) must exceed vote_timeout_ms ({}) and ack_timeout_ms ({}): a participant may only suspect a crash once the coordinator has had time to act",

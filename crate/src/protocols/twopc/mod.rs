@@ -203,15 +203,11 @@ impl Protocol for TwoPc {
     type Invariants = TwoPcInvariants;
 
     fn validate(p: &TwoPcParams) -> Result<(), String> {
-        for (name, ms) in [
+        crate::sim::protocol::check_timings(&[
             ("vote_timeout_ms", p.vote_timeout_ms),
             ("decision_timeout_ms", p.decision_timeout_ms),
             ("resend_ms", p.resend_ms),
-        ] {
-            if ms == 0 || ms > 3_600_000 {
-                return Err(format!("{name} must be from 1 to 3600000, not {ms}"));
-            }
-        }
+        ])?;
         if !(0.0..=1.0).contains(&p.no_vote_ratio) {
             return Err(format!("no_vote_ratio must be between 0 and 1, not {}", p.no_vote_ratio));
         }
