@@ -509,3 +509,24 @@ fn comparisons_have_two_or_three_sides() {
     let err = Scenario::from_json(&one.to_string()).unwrap_err().to_string();
     assert!(err.contains("not 1"), "{err}");
 }
+
+/// Raft's `pipeline`: a leader that does not send entries again while they are on their way
+/// commits the same writes with far fewer messages (the consensus comparison runs with it), and
+/// stays linearizable.
+#[test]
+fn raft_pipeline_sends_entries_once() {
+    let mut s = common::scenario("raft-leader-crash");
+    s.workload.rate = 50.0;
+    let figures = |pipeline: bool| {
+        let mut s = s.clone();
+        s.params["pipeline"] = serde_json::json!(pipeline);
+        let r = run(&s, &RunOptions::default()).unwrap();
+        assert_eq!(r.summary.linearizable, Some(true), "pipeline {pipeline}");
+        assert_eq!(r.summary.invariants, serde_json::json!("ok"));
+        r.summary.consensus.unwrap()
+    };
+    let (eager, piped) = (figures(false), figures(true));
+    let per = |c: &caplab::check::leadership::Consensus| c.messages_per_write.unwrap();
+    assert!(per(&piped) < per(&eager) * 0.6, "{} vs {} messages per write", per(&piped), per(&eager));
+    assert!(piped.writes_committed as f64 > eager.writes_committed as f64 * 0.9);
+}

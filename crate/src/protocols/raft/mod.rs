@@ -70,6 +70,13 @@ pub struct RaftParams {
     /// Whether a new leader appends a blank entry at once (§8), which commits earlier entries.
     pub noop_on_election: bool,
     pub commit_rule: CommitRule,
+    /// Whether the leader remembers, per follower, the last entry it has sent and does not send
+    /// entries again when a reply shows the follower behind while they are still on their way
+    /// (etcd's "replicate" state). Off, every successful reply that leaves a follower behind
+    /// sends it everything from its `nextIndex` again, which is simple and correct but sends
+    /// entries twice under a steady load; a lost message is resent by the next heartbeat either
+    /// way. Off by default, so the tours keep their traces; the consensus comparison turns it on.
+    pub pipeline: bool,
 }
 
 impl Default for RaftParams {
@@ -80,6 +87,7 @@ impl Default for RaftParams {
             max_entries: 32,
             noop_on_election: true,
             commit_rule: CommitRule::CurrentTerm,
+            pipeline: false,
         }
     }
 }
@@ -89,7 +97,8 @@ impl Default for RaftParams {
 pub fn fuzz_params(rng: &mut crate::sim::rng::SimRng) -> serde_json::Value {
     let noop = rng.chance(500_000);
     let low = rng.between(100, 200);
-    serde_json::json!({ "noop_on_election": noop, "election_timeout_ms": [low, low * 2], "heartbeat_ms": 40 })
+    let pipeline = rng.chance(500_000);
+    serde_json::json!({ "noop_on_election": noop, "election_timeout_ms": [low, low * 2], "heartbeat_ms": 40, "pipeline": pipeline })
 }
 
 /// What survives a crash: the paper's persistent state, plus a count of truncations, which tells
@@ -123,6 +132,8 @@ pub struct Raft {
     // Volatile state on leaders, indexed by node.
     pub(crate) next_index: Vec<u64>,
     pub(crate) match_index: Vec<u64>,
+    /// The highest index sent to each follower in this term (for `pipeline`).
+    pub(crate) sent_up_to: Vec<u64>,
     pub(crate) store: KvStore,
     /// Log index → the client waiting for that entry (leader only).
     pub(crate) waiting: BTreeMap<u64, (ClientId, u64)>,
@@ -176,6 +187,7 @@ impl Protocol for Raft {
             votes: Vec::new(),
             next_index: vec![1; nodes as usize],
             match_index: vec![0; nodes as usize],
+            sent_up_to: vec![0; nodes as usize],
             store: KvStore::default(),
             waiting: BTreeMap::new(),
         };
@@ -249,6 +261,7 @@ impl Protocol for Raft {
                     "node": p,
                     "next_index": self.next_index[p.index()],
                     "match_index": self.match_index[p.index()],
+                    "sent_up_to": self.sent_up_to[p.index()],
                 })
             })
             .collect();

@@ -96,6 +96,7 @@ impl Raft {
         let next = self.last_log_index() + 1;
         self.next_index.iter_mut().for_each(|n| *n = next);
         self.match_index.iter_mut().for_each(|m| *m = 0);
+        self.sent_up_to.iter_mut().for_each(|m| *m = 0);
         if self.params.noop_on_election {
             self.append(Entry { term: self.current_term, command: Command::Noop });
         }
@@ -120,6 +121,7 @@ impl Raft {
         let prev_log_term = self.term_at(prev_log_index).unwrap_or(0);
         let end = (prev_log_index + self.params.max_entries as u64).min(self.last_log_index());
         let entries = self.log[prev_log_index as usize..end as usize].to_vec();
+        self.sent_up_to[to.index()] = self.sent_up_to[to.index()].max(end);
         ctx.send(
             to,
             RaftMsg::AppendEntries {
@@ -170,13 +172,17 @@ impl Raft {
                     self.match_index[p] = self.match_index[p].max(match_index);
                     self.next_index[p] = self.next_index[p].max(match_index + 1);
                     self.advance_commit(ctx);
-                    if self.next_index[p] <= self.last_log_index() {
+                    // With `pipeline`, entries already on their way are not sent twice.
+                    let unsent = !self.params.pipeline || self.sent_up_to[p] < self.last_log_index();
+                    if self.next_index[p] <= self.last_log_index() && unsent {
                         self.send_append(from, ctx);
                     }
                 } else if rejected + 1 == self.next_index[p] {
                     // Only the answer to the latest probe moves nextIndex back, so a late or
                     // duplicated refusal cannot push it back twice.
                     self.next_index[p] = (self.next_index[p] - 1).min(last_log_index + 1).max(1);
+                    // What was sent past the point of disagreement was refused: not on its way.
+                    self.sent_up_to[p] = self.next_index[p] - 1;
                     self.send_append(from, ctx);
                 }
             }
