@@ -379,6 +379,7 @@ mod tests {
             votes: Vec::new(),
             next_index: vec![1; 3],
             match_index: vec![0; 3],
+            sent_up_to: vec![0; 3],
             store: KvStore::default(),
             waiting: BTreeMap::new(),
         }
