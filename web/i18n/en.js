@@ -536,15 +536,10 @@ export default {
   'paxos.node.accepted': 'accepted {b}={v}',
   'paxos.node.learned': 'learned {kv}',
   'paxos.node.adopts': 'adopts the value of {b}',
-  'paxos.phase.idle': 'idle',
-  'paxos.phase.prepare': '{key}: {b} phase 1 (prepare)',
-  'paxos.phase.accept': '{key}: {b} phase 2 (accept)',
-  'paxos.phase.backoff': '{key}: backing off after {b}',
-  'paxos.phase.done': '{key}: {b} done',
   'paxos.col.key': 'key',
   'paxos.col.node': 'node',
   'paxos.col.promised': 'promised',
-  'paxos.col.accepted': 'accepted (ballot = value)',
+  'paxos.col.accepted': 'accepted',
   'paxos.col.learned': 'learned',
   'paxos.col.proposer': 'as proposer',
   'paxos.panelTab': 'Paxos',
@@ -604,9 +599,9 @@ export default {
   'zab.legend.sync': 'synchronization: DIFF / TRUNC / SNAP, NEWLEADER',
   // end zab.js
   // multipaxos.js
-  'mp.round': 'ballot round {term}',
+  'mp.round': 'round {term}',
   'mp.node.promises': 'phase 1: {n} promises',
-  'mp.node.recovered': 're-proposed {re} · {noops} no-ops',
+  'mp.node.recovered': 're-proposed {re} · no-ops {noops}',
   'mp.crashedNote': 'Crashed: its promise and accepted slots are on disk and come back with it.',
   'mp.col.round': 'ballot round',
   'mp.col.slots': 'slots',
@@ -626,4 +621,18 @@ export default {
   'mp.legend.log': 'log by ballot round: chosen solid, accepted hollow, empty slot dashed',
   'mp.legend.prepare': 'Prepare (phase 1, for all later slots)',
   // end multipaxos.js
+  // paxos.js table
+  'paxos.phaseWord.prepare': 'phase 1',
+  'paxos.phaseWord.accept': 'phase 2',
+  'paxos.phaseWord.backoff': 'backing off',
+  'paxos.phaseWord.done': 'done',
+  'paxos.phaseWord.idle': 'idle',
+  'paxos.node.adoptsShort': '(adopted {b})',
+  // end paxos.js table
+  // paxos.js badge
+  'paxos.node.adopted': 'adopted the value of {b}',
+  // end paxos.js badge
+  // multipaxos.js note
+  'mp.node.reproposed': 're-proposed {re}',
+  // end multipaxos.js note
 };

@@ -535,15 +535,10 @@ export default {
   'paxos.node.accepted': '已接受 {b}={v}',
   'paxos.node.learned': '已学到 {kv}',
   'paxos.node.adopts': '采用 {b} 的值',
-  'paxos.phase.idle': '空闲',
-  'paxos.phase.prepare': '{key}：{b} 第一阶段（prepare）',
-  'paxos.phase.accept': '{key}：{b} 第二阶段（accept）',
-  'paxos.phase.backoff': '{key}：{b} 之后退避等待',
-  'paxos.phase.done': '{key}：{b} 完成',
   'paxos.col.key': '键',
   'paxos.col.node': '节点',
   'paxos.col.promised': '已承诺',
-  'paxos.col.accepted': '已接受（编号 = 值）',
+  'paxos.col.accepted': '已接受',
   'paxos.col.learned': '已学到',
   'paxos.col.proposer': '作为提议者',
   'paxos.panelTab': 'Paxos',
@@ -603,7 +598,7 @@ export default {
   'zab.legend.sync': '同步阶段：DIFF / TRUNC / SNAP、NEWLEADER',
   // end zab.js
   // multipaxos.js
-  'mp.round': '编号轮次 {term}',
+  'mp.round': '轮次 {term}',
   'mp.node.promises': '第一阶段：{n} 个承诺',
   'mp.node.recovered': '重新提议 {re} 个 · {noops} 个空操作',
   'mp.crashedNote': '已崩溃：它的承诺和已接受的槽位保存在磁盘上，重启后会恢复。',
@@ -625,4 +620,18 @@ export default {
   'mp.legend.log': '按编号轮次着色的日志：实心为已选定，空心为已接受，虚线为空槽位',
   'mp.legend.prepare': 'Prepare（第一阶段，覆盖之后所有槽位）',
   // end multipaxos.js
+  // paxos.js table
+  'paxos.phaseWord.prepare': '第一阶段',
+  'paxos.phaseWord.accept': '第二阶段',
+  'paxos.phaseWord.backoff': '退避中',
+  'paxos.phaseWord.done': '完成',
+  'paxos.phaseWord.idle': '空闲',
+  'paxos.node.adoptsShort': '（采用了 {b}）',
+  // end paxos.js table
+  // paxos.js badge
+  'paxos.node.adopted': '采用了 {b} 的值',
+  // end paxos.js badge
+  // multipaxos.js note
+  'mp.node.reproposed': '重新提议 {re} 个',
+  // end multipaxos.js note
 };

@@ -401,7 +401,7 @@ class App {
       if (this.tab === 'protocol' && this.module.panel) {
         const box = $('.protocol-body');
         box.replaceChildren();
-        this.module.panel.render(box, this.nodes, { t, now: s.now, scenario: s.scenario });
+        this.module.panel.render(box, this.nodes, { t, now: s.now, scenario: s.scenario, session: s });
       }
     }
     if (this.tab === 'history') this.history.tick(s.now);

@@ -53,9 +53,10 @@ export function recoveryText(st, role) {
   const rec = st?.recovery;
   if (!rec) return '';
   if (role === 'candidate') return tr('mp.node.promises', { n: (rec.promises ?? []).length });
-  if (role === 'leader' && ((rec.reproposed ?? []).length || (rec.noops ?? []).length)) {
-    return tr('mp.node.recovered', { re: (rec.reproposed ?? []).length, noops: (rec.noops ?? []).length });
-  }
+  const re = (rec.reproposed ?? []).length;
+  const noops = (rec.noops ?? []).length;
+  if (role === 'leader' && noops) return tr('mp.node.recovered', { re, noops });
+  if (role === 'leader' && re) return tr('mp.node.reproposed', { re });
   return '';
 }
 
@@ -79,7 +80,7 @@ export function nodeExtras(group, ctx) {
       setAttr(group, 'data-ballot', st?.ballot ?? '');
       setAttr(group, 'data-chosen', st?.chosen_prefix ?? view.commit_index ?? '');
       setText(top, text);
-      setAttr(top, 'y', view.role === 'paused' ? -r - 27 : -r - 22);
+      setAttr(top, 'y', view.role === 'follower' ? -r - 8 : -r - 27);
       setAttr(top, 'font-size', Math.max(10, Math.min(13, Math.round(r * 0.34))));
     },
   };

@@ -4,8 +4,8 @@
 // proposer's phase and whether it had to adopt someone else's value:
 // - under each node, one line per key: "x · promised 3.n2 · accepted 2.n1=v1", and what it
 //   learned ("learned x=v1");
-// - above a node that proposes, its ballot and phase ("3.n2 phase 1"), and "adopts 2.n1" when a
-//   promise carried an accepted value it must propose instead of its own;
+// - first under a node that proposes, its ballot and phase ("3.n2 phase 1"), and "adopted the
+//   value of 2.n1" when a promise carried an accepted value it must propose instead of its own;
 // - the "Paxos" panel: per key, a row per node with promised, accepted and learned, and the
 //   proposer's phase, ballot, value and promises;
 // - the inspector: the same for one node, then its state as a tree.
@@ -57,15 +57,21 @@ export function instances(info) {
 
 const ACTIVE = new Set(['prepare', 'accept', 'backoff']);
 
-/** The lines under a node: one per key it knows of (the last three), and what it learned. */
+/** The lines under a node: for one key, its promise and its accepted value on two lines; for
+ * several, one short line each (the last three); then what it learned. */
 export function nodeLines(list) {
   const lines = [];
-  for (const [key, inst] of list.slice(-3)) {
-    const a = inst.acceptor ?? {};
-    const parts = [key];
-    if (a.promised) parts.push(tr('paxos.node.promised', { b: a.promised }));
-    if (a.accepted) parts.push(tr('paxos.node.accepted', { b: a.accepted.ballot, v: a.accepted.value }));
-    if (parts.length > 1) lines.push({ text: parts.join(' · '), cls: 'paxos-line' });
+  const known = list.filter(([, inst]) => inst.acceptor?.promised || inst.acceptor?.accepted);
+  if (known.length === 1) {
+    const [key, inst] = known[0];
+    const a = inst.acceptor;
+    if (a.promised) lines.push({ text: `${key}: ${tr('paxos.node.promised', { b: a.promised })}`, cls: 'paxos-line' });
+    if (a.accepted) lines.push({ text: tr('paxos.node.accepted', { b: a.accepted.ballot, v: a.accepted.value }), cls: 'paxos-line' });
+  } else {
+    for (const [key, inst] of known.slice(-3)) {
+      const a = inst.acceptor;
+      lines.push({ text: `${key}: ${a.promised ?? '—'}${a.accepted ? ` · ${a.accepted.ballot}=${a.accepted.value}` : ''}`, cls: 'paxos-line' });
+    }
   }
   const learned = list.filter(([, inst]) => inst.learner?.learned !== null && inst.learner?.learned !== undefined);
   if (learned.length) {
@@ -74,14 +80,15 @@ export function nodeLines(list) {
   return lines.slice(-4);
 }
 
-/** The badge above a proposing node: its ballot and phase for the keys it proposes now. */
+/** The badge above a proposing node: its ballot and phase (the key too when there are
+ * several), and whose value it adopted. */
 export function badge(list) {
   const active = list.filter(([, inst]) => ACTIVE.has(inst.proposer?.phase));
   if (!active.length) return '';
   const [key, inst] = active[active.length - 1];
   const p = inst.proposer;
-  const text = tr(`paxos.phase.${p.phase}`, { key, b: p.ballot ?? '—' });
-  return p.adopted_from ? `${text} · ${tr('paxos.node.adopts', { b: p.adopted_from })}` : text;
+  const text = `${list.length > 1 ? `${key}: ` : ''}${p.ballot ?? ''} ${tr(`paxos.phaseWord.${p.phase}`)}`;
+  return p.adopted_from ? `${text} · ${tr('paxos.node.adopted', { b: p.adopted_from })}` : text;
 }
 
 export function belowNode(r) {
@@ -94,8 +101,7 @@ export function nodeExtras(group, ctx) {
   const box = s('g', { class: 'paxos-lines' });
   const bg = s('rect', { class: 'paxos-lines-bg', rx: 4 });
   box.append(bg);
-  const top = s('text', { class: 'paxos-badge', 'text-anchor': 'middle' });
-  group.append(box, top);
+  group.append(box);
   const lines = [];
   const cache = {};
   let r = 30;
@@ -111,8 +117,10 @@ export function nodeExtras(group, ctx) {
   function update(view) {
     const info = inspectCached(cache, ctx, view.id ?? group.dataset.node);
     const list = instances(info);
-    const shown = nodeLines(list);
     const badgeText = view.role === 'crashed' ? '' : badge(list);
+    // The proposer's line first, in its colour: the lines under a node never leave the drawing
+    // (a badge above a node at the top would).
+    const shown = [...(badgeText ? [{ text: badgeText, cls: 'paxos-line proposing' }] : []), ...nodeLines(list)].slice(0, 4);
     const key = `${JSON.stringify(shown)}|${badgeText}|${view.role}|${r}`;
     if (key === drawn) return;
     drawn = key;
@@ -121,9 +129,6 @@ export function nodeExtras(group, ctx) {
     setAttr(group, 'data-accepted', join(([k, i]) => i.acceptor?.accepted && `${k}:${i.acceptor.accepted.ballot}=${i.acceptor.accepted.value}`));
     setAttr(group, 'data-learned', join(([k, i]) => i.learner?.learned != null && `${k}=${i.learner.learned}`));
     setAttr(group, 'data-phase', join(([k, i]) => i.proposer?.phase && i.proposer.phase !== 'idle' && `${k}:${i.proposer.phase}`));
-    setText(top, badgeText);
-    setAttr(top, 'y', view.role === 'paused' ? -r - 27 : -r - 8);
-    setAttr(top, 'font-size', font);
     generic.drawNodeLines(box, bg, lines, shown, r, font);
   }
 
@@ -158,7 +163,7 @@ function table(rows, t, withNode) {
   const el = h('table', { class: 'grid-table paxos-table' }, [h('tr', {}, head.map((k) => h('th', { text: t(k) })))]);
   for (const r of rows) {
     const proposer = r.phase === 'idle' ? '—'
-      : [t(`paxos.phase.${r.phase}`, { key: r.key, b: r.ballot || '—' }), r.value && `= ${r.value}`, r.adopted && t('paxos.node.adopts', { b: r.adopted })].filter(Boolean).join(' ');
+      : [r.ballot, t(`paxos.phaseWord.${r.phase}`), r.value && `= ${r.value}`, r.adopted && t('paxos.node.adoptsShort', { b: r.adopted })].filter(Boolean).join(' ');
     el.append(h('tr', {
       'data-key': r.key, 'data-node': r.node, 'data-promised': r.promised, 'data-accepted-ballot': r.acceptedBallot,
       'data-accepted-value': r.acceptedValue, 'data-learned': r.learned, 'data-phase': r.phase, 'data-adopted': r.adopted,
@@ -218,7 +223,7 @@ export const panel = {
       wrap.append(h('h4', { 'data-key': k, 'data-chosen': [...values].join(','), text: values.size ? t('paxos.chosen', { key: k, v: [...values].join(', ') }) : t('paxos.notChosen', { key: k }) }));
       wrap.append(table(rows, t, true));
     }
-    box.append(byKey.size ? wrap : h('p', { class: 'hint', text: t('paxos.noInstances') }));
+    box.append(byKey.size ? h('div', { class: 'paxos-scroll' }, [wrap]) : h('p', { class: 'hint', text: t('paxos.noInstances') }));
     box.append(h('p', { class: 'hint', text: t('paxos.panelHint') }));
   },
 };
@@ -231,7 +236,7 @@ export function legendExtras(t) {
   return [
     { icon: icon('paxos-line', `x · ${t('paxos.node.promised', { b: '3.n2' })}`), label: t('paxos.legend.promised') },
     { icon: icon('paxos-line', t('paxos.node.accepted', { b: '2.n1', v: 'v1' })), label: t('paxos.legend.accepted') },
-    { icon: icon('paxos-badge', t('paxos.phase.prepare', { key: 'x', b: '3.n2' })), label: t('paxos.legend.phase') },
+    { icon: icon('paxos-line proposing', `3.n2 ${t('paxos.phaseWord.prepare')}`), label: t('paxos.legend.phase') },
   ];
 }
 

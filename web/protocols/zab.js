@@ -89,7 +89,7 @@ export function nodeExtras(group, ctx) {
       setAttr(group, 'data-sync', st?.last_sync?.mode ?? '');
       setText(top, p.text);
       setAttr(top, 'class', `zab-phase ${p.cls}`);
-      setAttr(top, 'y', view.role === 'paused' ? -r - 27 : -r - 22);
+      setAttr(top, 'y', view.role === 'follower' ? -r - 8 : -r - 27);
       setAttr(top, 'font-size', Math.max(10, Math.min(13, Math.round(r * 0.34))));
     },
   };
