@@ -2,12 +2,15 @@
 //! into a running simulation. This is the only place that lists the protocols: the engine, the
 //! CLI and the page learn about a new one from here.
 
+pub mod multipaxos;
 pub mod nwr;
+pub mod paxos;
 pub mod raft;
 pub mod saga;
 pub mod threepc;
 pub mod twopc;
 pub mod txn;
+pub mod zab;
 
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::dynamic::Simulation;
@@ -91,6 +94,33 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         // A saga gives up isolation: a read can see a step that is later compensated.
         linearizable: false,
     },
+    ProtocolInfo {
+        name: "paxos",
+        title: "Basic Paxos (single-decree, one instance per key)",
+        settled: paxos::settled,
+        fuzz_params: paxos::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        linearizable: true,
+    },
+    ProtocolInfo {
+        name: "multipaxos",
+        title: "Multi-Paxos (stable leader, replicated key-value store)",
+        settled: multipaxos::settled,
+        fuzz_params: multipaxos::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        linearizable: true,
+    },
+    ProtocolInfo {
+        name: "zab",
+        title: "ZAB (ZooKeeper Atomic Broadcast)",
+        settled: single_agreed_leader,
+        fuzz_params: zab::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        linearizable: true,
+    },
 ];
 
 pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
@@ -110,6 +140,9 @@ pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, Sce
         "twopc" => Ok(Box::new(build_sim::<twopc::TwoPc>(s, seed, |p, s| p.check_cluster(s.nodes))?)),
         "threepc" => Ok(Box::new(build_sim::<threepc::ThreePc>(s, seed, threepc::check_cluster)?)),
         "saga" => Ok(Box::new(build_sim::<saga::Saga>(s, seed, |_, _| Ok(()))?)),
+        "paxos" => Ok(Box::new(build_sim::<paxos::Paxos>(s, seed, |_, _| Ok(()))?)),
+        "multipaxos" => Ok(Box::new(build_sim::<multipaxos::MultiPaxos>(s, seed, |_, _| Ok(()))?)),
+        "zab" => Ok(Box::new(build_sim::<zab::Zab>(s, seed, |_, _| Ok(()))?)),
         other => Err(unknown(other)),
     }
 }
