@@ -22,6 +22,9 @@ fn same_scenario_and_seed_give_the_same_trace_hash() {
         "twopc-coordinator-crash",
         "threepc-partition",
         "saga-no-isolation",
+        "paxos-race",
+        "multipaxos-leader-change",
+        "zab-discard",
     ] {
         assert_eq!(hash(name, None), hash(name, None), "{name}");
     }

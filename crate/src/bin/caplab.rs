@@ -379,7 +379,7 @@ fn fuzz_cmd(protocol: &str, seeds: u64, start: u64, verbose: bool, dump: Option<
     if start.checked_add(seeds).is_none() {
         return Err(format!("--start {start} with --seeds {seeds} runs past the largest seed"));
     }
-    let plan = fuzz::FuzzPlan::default();
+    let plan = fuzz::FuzzPlan::for_protocol(protocol);
     if let Some(path) = dump {
         write(path, &fuzz::scenario(protocol, start, &plan).to_json())?;
     }

@@ -24,6 +24,15 @@ pub struct FuzzPlan {
     pub settle_ms: u64,
 }
 
+impl FuzzPlan {
+    /// The plan `caplab fuzz` uses for a protocol: the default, with the protocol's number of
+    /// keys.
+    pub fn for_protocol(protocol: &str) -> FuzzPlan {
+        let keys = crate::protocols::info(protocol).map_or(3, |p| p.fuzz_keys);
+        FuzzPlan { keys, ..FuzzPlan::default() }
+    }
+}
+
 impl Default for FuzzPlan {
     fn default() -> Self {
         FuzzPlan { nodes: 5, clients: 3, keys: 3, faults_ms: 8_000, settle_ms: 4_000 }

@@ -36,6 +36,10 @@ pub struct ProtocolInfo {
     /// Whether `caplab fuzz` demands a linearizable history (a transaction counts as one put
     /// per key it writes). A Saga gives up isolation, so its histories are not.
     pub linearizable: bool,
+    /// How many keys `caplab fuzz` writes. Three for most; Basic Paxos makes each key a
+    /// write-once register decided in the first milliseconds, so its runs use many keys to keep
+    /// fresh instances starting while the faults happen.
+    pub fuzz_keys: u32,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         transactions: false,
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
+        fuzz_keys: 3,
     },
     ProtocolInfo {
         name: "nwr",
@@ -65,6 +70,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         transactions: false,
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
+        fuzz_keys: 3,
     },
     ProtocolInfo {
         name: "twopc",
@@ -74,6 +80,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         transactions: true,
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
+        fuzz_keys: 3,
     },
     ProtocolInfo {
         name: "threepc",
@@ -83,6 +90,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         transactions: true,
         fuzz_faults: FuzzFaults::CrashOnly,
         linearizable: true,
+        fuzz_keys: 3,
     },
     ProtocolInfo {
         name: "saga",
@@ -93,6 +101,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         // A saga gives up isolation: a read can see a step that is later compensated.
         linearizable: false,
+        fuzz_keys: 3,
     },
     ProtocolInfo {
         name: "paxos",
@@ -102,6 +111,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         transactions: false,
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
+        fuzz_keys: 60,
     },
     ProtocolInfo {
         name: "multipaxos",
@@ -111,6 +121,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         transactions: false,
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
+        fuzz_keys: 3,
     },
     ProtocolInfo {
         name: "zab",
@@ -120,6 +131,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         transactions: false,
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
+        fuzz_keys: 3,
     },
 ];
 
