@@ -24,7 +24,7 @@ function nativeEventsPerSecond(protocol = 'raft') {
   return median(runs);
 }
 
-/** The atomic-commitment protocols too, native and in wasm (two-key transactions). */
+/** The other protocols too, native and in wasm (two-key transactions for the atomic-commitment ones). */
 const MORE = ['twopc', 'threepc', 'saga', 'paxos', 'multipaxos', 'zab'];
 
 function pageFiles(dir) {

@@ -413,7 +413,7 @@ fn fuzz_cmd(protocol: &str, seeds: u64, start: u64, verbose: bool, dump: Option<
 
 fn bench(seconds: u64) -> Result<(), String> {
     println!(
-        "{:<8} {:>6} {:>8} {:>10} {:>12} {:>16}",
+        "{:<10} {:>6} {:>8} {:>10} {:>12} {:>16}",
         "protocol", "nodes", "clients", "events", "invariants", "events/second"
     );
     for p in protocols::PROTOCOLS {
@@ -425,7 +425,7 @@ fn bench(seconds: u64) -> Result<(), String> {
             let steps = sim.run_until(Time::from_ms(s.duration_ms));
             let secs = began.elapsed().as_secs_f64().max(1e-9);
             println!(
-                "{:<8} {:>6} {:>8} {:>10} {:>12} {:>16.0}",
+                "{:<10} {:>6} {:>8} {:>10} {:>12} {:>16.0}",
                 p.name,
                 s.nodes,
                 s.clients,
