@@ -143,7 +143,8 @@ try {
   console.log(`events/second native           ${native.toFixed(0)}`);
   console.log(`events/second wasm (chromium)  ${wasm.toFixed(0)}`);
   console.log(`native / wasm                  ${(native / wasm).toFixed(2)}x`);
-  for (const [p, n, w] of more) console.log(`events/second ${p.padEnd(8)}         native ${n.toFixed(0)}, wasm ${w.toFixed(0)} (two-key transactions)`);
+  const TXN = new Set(['twopc', 'threepc', 'saga']);
+  for (const [p, n, w] of more) console.log(`events/second ${p.padEnd(10)}       native ${n.toFixed(0)}, wasm ${w.toFixed(0)}${TXN.has(p) ? ' (two-key transactions)' : ''}`);
   console.log(`wasm size                      ${kb(wasmFile.length)} raw, ${kb(gzipSync(wasmFile, { level: 9 }).length)} gzipped`);
   console.log(`page weight (${files.length} files)         ${kb(raw)} raw, ${kb(gz)} gzipped`);
   for (const [what, n] of links) console.log(`share link, ${what.padEnd(19)} ${n} characters`);
