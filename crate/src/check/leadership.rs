@@ -75,8 +75,16 @@ pub fn measure(sim: &dyn Simulation) -> Option<Consensus> {
     let mut leader_changes = 0;
     let mut leaderless: Vec<Gap> = Vec::new();
     let mut previous: Option<String> = None;
+    // A leader below the highest term that has led is a stale one (cut off, not yet told): it
+    // can commit nothing, so when the real leader goes, the cluster is without a leader even if
+    // the stale one still says it leads.
+    let mut highest_term = 0;
     for c in changes {
-        match c.leader {
+        let leader = c.leader.filter(|_| c.term >= highest_term);
+        if leader.is_some() {
+            highest_term = c.term;
+        }
+        match leader {
             Some(n) => {
                 let name = n.to_string();
                 if first_leader_ms.is_none() {

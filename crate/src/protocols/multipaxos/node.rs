@@ -37,13 +37,15 @@ impl MultiPaxos {
 
     /// Phase 2b: accept `command` in `slot` under `ballot` (the caller checked the promise).
     /// A slot known chosen keeps its value: a leader proposes the chosen value there anyway.
-    fn accept(&mut self, slot: u64, ballot: Ballot, command: Command) {
+    /// Returns whether it accepted (it refuses a value other than the one it knows chosen).
+    fn accept(&mut self, slot: u64, ballot: Ballot, command: Command) -> bool {
         let chosen = match self.slot(slot) {
-            Some(s) if s.chosen && s.command != command => return,
+            Some(s) if s.chosen && s.command != command => return false,
             Some(s) => s.chosen,
             None => false,
         };
         self.write(slot, Slot { ballot, command, chosen });
+        true
     }
 
     /// Records that `command` is chosen in `slot` (learned from a majority, a leader's commit,
@@ -205,7 +207,7 @@ impl MultiPaxos {
             if chosen {
                 self.mark_chosen(slot, b, command.clone());
             }
-            self.accept(slot, b, command.clone());
+            let _ = self.accept(slot, b, command.clone());
             if !chosen {
                 self.pending.insert(slot, Pending { accepted_by: vec![self.id], sent_us: ctx.now().as_us() });
             }
@@ -356,9 +358,12 @@ impl MultiPaxos {
                 if !self.hear_leader(from, ballot, ctx) {
                     return;
                 }
-                self.accept(slot, ballot, command);
+                let accepted = self.accept(slot, ballot, command);
                 self.learn_commit(ballot, commit, ctx);
-                ctx.send(from, MpMsg::Accepted { ballot, slot, chosen_prefix: self.chosen_prefix });
+                // An Accepted for a value it did not take would count towards choosing it.
+                if accepted {
+                    ctx.send(from, MpMsg::Accepted { ballot, slot, chosen_prefix: self.chosen_prefix });
+                }
             }
             MpMsg::Accepted { ballot, slot, chosen_prefix } => {
                 if self.role != Role::Leader || ballot != self.ballot {
@@ -467,7 +472,7 @@ impl MultiPaxos {
         };
         let (b, slot, commit) = (self.ballot, self.next_slot, self.chosen_prefix);
         self.next_slot += 1;
-        self.accept(slot, b, command.clone());
+        let _ = self.accept(slot, b, command.clone());
         self.pending.insert(slot, Pending { accepted_by: vec![self.id], sent_us: ctx.now().as_us() });
         self.waiting.insert(slot, (client, seq));
         for p in peers(self.id, self.nodes) {
