@@ -2,6 +2,7 @@
 //! into a running simulation. This is the only place that lists the protocols: the engine, the
 //! CLI and the page learn about a new one from here.
 
+pub mod kv;
 pub mod multipaxos;
 pub mod nwr;
 pub mod paxos;

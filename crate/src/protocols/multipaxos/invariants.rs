@@ -230,8 +230,8 @@ mod tests {
     //! durable states in `crate/tests/multipaxos.rs`.
 
     use super::*;
+    use crate::protocols::kv::KvStore;
     use crate::protocols::multipaxos::messages::Command;
-    use crate::protocols::multipaxos::state_machine::KvStore;
     use crate::protocols::multipaxos::{MultiPaxosParams, Recovery};
     use crate::sim::ids::ClientId;
 

@@ -2,7 +2,7 @@
 //! Simple" (prepare, promise, accept, accepted) with van Renesse & Altinbuken's ballots ("Paxos
 //! Made Moderately Complex", 2015: a ballot is a pair of a round and a leader id).
 
-use crate::sim::ids::{ClientId, NodeId};
+use crate::sim::ids::NodeId;
 use crate::sim::protocol::Message;
 use serde::{Serialize, Serializer};
 use std::fmt;
@@ -42,36 +42,7 @@ impl Serialize for Ballot {
     }
 }
 
-/// What a slot of the log asks the state machine to do. Client commands carry the client's
-/// session (client, seq) so that a retried request is applied once.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Command {
-    /// What a new leader proposes for a slot nobody reported accepting ("Paxos Made Simple"
-    /// §3: the gaps are filled with "no-op" commands that leave the state unchanged).
-    Noop,
-    Put {
-        key: String,
-        value: String,
-        client: ClientId,
-        seq: u64,
-    },
-    Get {
-        key: String,
-        client: ClientId,
-        seq: u64,
-    },
-}
-
-impl fmt::Display for Command {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Command::Noop => write!(f, "no-op"),
-            Command::Put { key, value, client, .. } => write!(f, "{client}: {key}={value}"),
-            Command::Get { key, client, .. } => write!(f, "{client}: get {key}"),
-        }
-    }
-}
+pub use crate::protocols::kv::Command;
 
 /// One slot of an acceptor's log: the value it accepted there and in which ballot, and whether
 /// it knows that value to be chosen.

@@ -53,17 +53,16 @@
 mod invariants;
 pub mod messages;
 mod node;
-pub mod state_machine;
 
 pub use invariants::MultiPaxosInvariants;
 pub use messages::{Ballot, Command, MpMsg, MpTimer, Report, Role, Slot};
 
+use crate::protocols::kv::KvStore;
 use crate::sim::dynamic::Simulation;
 use crate::sim::ids::{ClientId, NodeId};
 use crate::sim::protocol::{Ctx, NodeStatus, NodeView, Protocol};
 use crate::workload::op::Request;
 use serde::{Deserialize, Serialize};
-use state_machine::KvStore;
 use std::collections::BTreeMap;
 
 /// The `params` of a Multi-Paxos scenario. The names and defaults of the timings match Raft's

@@ -355,7 +355,7 @@ mod tests {
     //! Each invariant, shown to fire on a state that breaks it.
 
     use super::*;
-    use crate::protocols::raft::state_machine::KvStore;
+    use crate::protocols::kv::KvStore;
     use crate::protocols::raft::{Command, RaftParams};
     use crate::sim::ids::ClientId;
 

@@ -1,28 +1,10 @@
 //! Raft's wire messages, named after the paper's RPCs (Figure 2), and the log entries they carry.
 
-use crate::sim::ids::{ClientId, NodeId};
+use crate::sim::ids::NodeId;
 use crate::sim::protocol::Message;
 use serde::Serialize;
 
-/// What an entry asks the state machine to do. Client commands carry the client's session
-/// (client, seq) so that a retried request is applied once (Raft dissertation §6.3).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "cmd", rename_all = "snake_case")]
-pub enum Command {
-    /// The blank entry a new leader appends to commit entries of earlier terms (§8).
-    Noop,
-    Put {
-        key: String,
-        value: String,
-        client: ClientId,
-        seq: u64,
-    },
-    Get {
-        key: String,
-        client: ClientId,
-        seq: u64,
-    },
-}
+pub use crate::protocols::kv::Command;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct Entry {

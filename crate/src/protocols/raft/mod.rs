@@ -37,16 +37,15 @@
 mod invariants;
 pub mod messages;
 mod node;
-pub mod state_machine;
 
 pub use invariants::RaftInvariants;
 pub use messages::{Command, Entry, RaftMsg, RaftTimer, Role};
 
+use crate::protocols::kv::KvStore;
 use crate::sim::ids::{ClientId, NodeId};
 use crate::sim::protocol::{Ctx, NodeStatus, NodeView, Protocol};
 use crate::workload::op::Request;
 use serde::{Deserialize, Serialize};
-use state_machine::KvStore;
 use std::collections::BTreeMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use super::invariants::*;
 use super::*;
-use crate::protocols::raft::Command;
+use crate::protocols::kv::Command;
 use crate::sim::protocol::{Invariants, NodeRef};
 
 fn put(zxid: Zxid, value: &str) -> Proposal {

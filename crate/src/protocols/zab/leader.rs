@@ -4,7 +4,7 @@
 
 use super::messages::{Proposal, Role, ZabMsg, ZabTimer, Zxid, quorum};
 use super::{Lead, Peer, PeerStage, ZCtx, Zab};
-use crate::protocols::raft::Command;
+use crate::protocols::kv::Command;
 use crate::sim::ids::{ClientId, NodeId};
 use crate::workload::op::{Op, Reply, Request};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! DIFF, TRUNC, SNAP, NEWLEADER, UPTODATE, PROPOSAL, ACK, COMMIT, PING) and its election
 //! notifications, plus the zxid that orders everything.
 
-use crate::protocols::raft::Command;
+use crate::protocols::kv::Command;
 use crate::sim::ids::NodeId;
 use crate::sim::protocol::Message;
 use serde::{Serialize, Serializer};

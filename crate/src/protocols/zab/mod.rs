@@ -61,7 +61,7 @@ mod view;
 pub use invariants::ZabInvariants;
 pub use messages::{PeerState, Proposal, Role, Stage, SyncMode, Vote, ZabMsg, ZabTimer, Zxid};
 
-use crate::protocols::raft::state_machine::KvStore;
+use crate::protocols::kv::KvStore;
 use crate::sim::ids::{ClientId, NodeId};
 use crate::sim::protocol::{Ctx, NodeStatus, NodeView, Protocol};
 use crate::sim::time::Time;

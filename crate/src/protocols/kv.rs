@@ -1,11 +1,45 @@
-//! The replicated key-value store that Raft's log drives, with client sessions so that a retried
-//! command is applied at most once (Raft dissertation §6.3: the state machine remembers, per
-//! client, the last sequence number it applied and the answer it gave).
+//! The replicated key-value store that a log of commands drives (Raft's log, Multi-Paxos's chosen
+//! slots, ZAB's delivered transactions), with client sessions so that a command applied twice (a
+//! client's retry that was committed again, in another entry or slot) takes effect once: the
+//! store remembers, per client, the last sequence number it applied and the answer it gave (Raft
+//! dissertation §6.3; "Paxos Made Moderately Complex" §3 makes the same point for Paxos: a command
+//! may be decided in more than one slot, and replicas must not apply it twice).
 
-use super::messages::Command;
 use crate::sim::ids::ClientId;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::fmt;
+
+/// What an entry asks the state machine to do. Client commands carry the client's session
+/// (client, seq) so that a retried request is applied once (Raft dissertation §6.3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    /// Changes nothing: Raft's blank entry of a new leader (§8), a Multi-Paxos no-op filling a hole
+    /// ("Paxos Made Simple" §3).
+    Noop,
+    Put {
+        key: String,
+        value: String,
+        client: ClientId,
+        seq: u64,
+    },
+    Get {
+        key: String,
+        client: ClientId,
+        seq: u64,
+    },
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Command::Noop => write!(f, "no-op"),
+            Command::Put { key, value, client, .. } => write!(f, "{client}: {key}={value}"),
+            Command::Get { key, client, .. } => write!(f, "{client}: get {key}"),
+        }
+    }
+}
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct KvStore {
@@ -58,5 +92,8 @@ mod tests {
         assert_eq!(kv.data.get("x").map(String::as_str), Some("2"));
         let get = Command::Get { key: "x".into(), client: c, seq: 2 };
         assert_eq!(kv.apply(&get), Some((c, 2, Some("2".into()))));
+        // A no-op answers nobody and changes nothing.
+        assert_eq!(kv.apply(&Command::Noop), None);
+        assert_eq!(kv.data.len(), 1);
     }
 }
