@@ -80,22 +80,50 @@ export function nodeExtras() {
   return { update() {}, layout() {} };
 }
 
-function tree(value) {
+/** Any JSON value as nested key/value rows. */
+export function tree(value) {
   if (value === null || typeof value !== 'object') return h('span', { class: 'val', text: String(value) });
   const list = h('dl', { class: 'kv' });
   for (const [k, v] of Object.entries(value)) list.append(h('dt', { text: k }), h('dd', {}, [tree(v)]));
   return list;
 }
 
+/** A two-column table of [name, value] rows. */
+export function kvTable(pairs) {
+  const table = h('table', { class: 'kv-table' });
+  for (const [k, v] of pairs) table.append(h('tr', {}, [h('th', { text: k }), h('td', { text: String(v ?? '—') })]));
+  return table;
+}
+
+/** The inspector's list of a node's timers with the time left on each. */
+export function timersSection(box, info, ctx) {
+  if (!info.timers?.length) return;
+  box.append(h('h4', { text: ctx.t('inspector.timers') }));
+  for (const tm of info.timers) {
+    const left = tm.fires_us / 1000 - ctx.now;
+    box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${ctx.t('inspector.firesIn', { ms: left.toFixed(1) })}` }));
+  }
+}
+
+/**
+ * A node's full state (`inspect`), read at most once per step of the run: the clock moving
+ * without a step changes nothing in it. Only from a session of `protocol` (in the CAP lab the
+ * drawing context may belong to another side). `cache` is the caller's object.
+ */
+export function inspectCached(cache, ctx, id, protocol) {
+  const session = ctx?.session;
+  if (!session?.pg || session.protocol !== protocol) return null;
+  const key = `${session.steps}|${session.version}`;
+  if (cache.pg === session.pg && cache.key === key) return cache.info;
+  cache.pg = session.pg;
+  cache.key = key;
+  try { cache.info = JSON.parse(session.pg.inspect(id)); } catch { cache.info = null; }
+  return cache.info;
+}
+
 export function inspector(box, info, ctx) {
   box.append(h('h4', { text: ctx.t('inspector.state') }), tree(info.state));
-  if (info.timers?.length) {
-    box.append(h('h4', { text: ctx.t('inspector.timers') }));
-    for (const tm of info.timers) {
-      const left = tm.fires_us / 1000 - ctx.now;
-      box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${ctx.t('inspector.firesIn', { ms: left.toFixed(1) })}` }));
-    }
-  }
+  timersSection(box, info, ctx);
 }
 
 export function legend(t) {

@@ -35,17 +35,6 @@ export function messageStyle(m) {
   }
 }
 
-function inspectCached(cache, ctx, id) {
-  const session = ctx?.session;
-  if (!session?.pg || session.protocol !== 'multipaxos') return null;
-  const key = `${session.steps}|${session.version}`;
-  if (cache.pg === session.pg && cache.key === key) return cache.info;
-  cache.pg = session.pg;
-  cache.key = key;
-  try { cache.info = JSON.parse(session.pg.inspect(id)); } catch { cache.info = null; }
-  return cache.info;
-}
-
 const isNoop = (e) => Boolean(e?.noop) || e?.command === 'noop' || e?.command === 'Noop' || e?.command?.cmd === 'noop';
 
 /** The words above a node: a candidate's promises; a new leader's recovery. */
@@ -71,7 +60,7 @@ export function nodeExtras(group, ctx) {
     layout(radius, crowded) { r = radius; drawn = ''; log.layout(radius, crowded); },
     update(view, timers, now) {
       log.update(view, timers, now);
-      const info = inspectCached(cache, ctx, view.id ?? group.dataset.node);
+      const info = generic.inspectCached(cache, ctx, view.id ?? group.dataset.node, 'multipaxos');
       const st = info?.state ?? null;
       const text = st?.crashed ? '' : recoveryText(st, view.role);
       const key = `${text}|${view.role}|${r}|${st?.ballot}|${st?.chosen_prefix}`;
@@ -86,30 +75,17 @@ export function nodeExtras(group, ctx) {
   };
 }
 
-function rows(pairs) {
-  const table = h('table', { class: 'kv-table' });
-  for (const [k, v] of pairs) table.append(h('tr', {}, [h('th', { text: k }), h('td', { text: String(v ?? '—') })]));
-  return table;
-}
-
-function tree(value) {
-  if (value === null || typeof value !== 'object') return h('span', { class: 'val', text: String(value) });
-  const list = h('dl', { class: 'kv' });
-  for (const [k, v] of Object.entries(value)) list.append(h('dt', { text: k }), h('dd', {}, [tree(v)]));
-  return list;
-}
-
 export function inspector(box, info, ctx) {
   const { t } = ctx;
   const st = info.state ?? {};
   if (st.crashed) {
     const disk = st.on_disk ?? {};
     box.append(h('p', { class: 'hint', text: t('mp.crashedNote') }));
-    box.append(rows([[t('mp.col.round'), disk.term], [t('mp.col.slots'), (disk.log_terms ?? []).length]]));
+    box.append(generic.kvTable([[t('mp.col.round'), disk.term], [t('mp.col.slots'), (disk.log_terms ?? []).length]]));
     return;
   }
   const rec = st.recovery ?? null;
-  box.append(rows([
+  box.append(generic.kvTable([
     [t('raft.role'), t(`role.${st.role}`)], [t('mp.col.ballot'), st.ballot], [t('raft.leader'), st.leader ?? '—'],
     [t('mp.col.chosenPrefix'), st.chosen_prefix],
     ...(rec ? [[t('mp.col.promises'), (rec.promises ?? []).join(', ') || '—'], [t('mp.col.reproposed'), (rec.reproposed ?? []).join(', ') || '—'], [t('mp.col.noops'), (rec.noops ?? []).join(', ') || '—']] : []),
@@ -126,14 +102,8 @@ export function inspector(box, info, ctx) {
   }
   box.append(table);
   const rest = Object.fromEntries(Object.entries(st).filter(([k]) => !['log', 'role', 'ballot', 'leader', 'chosen_prefix', 'recovery'].includes(k)));
-  box.append(h('h4', { text: t('inspector.state') }), tree(rest));
-  if (info.timers?.length) {
-    box.append(h('h4', { text: t('inspector.timers') }));
-    for (const tm of info.timers) {
-      const left = tm.fires_us / 1000 - ctx.now;
-      box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${t('inspector.firesIn', { ms: left.toFixed(1) })}` }));
-    }
-  }
+  box.append(h('h4', { text: t('inspector.state') }), generic.tree(rest));
+  generic.timersSection(box, info, ctx);
 }
 
 export const panel = {

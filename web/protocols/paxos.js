@@ -36,18 +36,6 @@ export function messageStyle(m) {
   }
 }
 
-/** A node's full state, read at most once per step of the run. */
-function inspectCached(cache, ctx, id) {
-  const session = ctx?.session;
-  if (!session?.pg || session.protocol !== 'paxos') return null;
-  const key = `${session.steps}|${session.version}`;
-  if (cache.pg === session.pg && cache.key === key) return cache.info;
-  cache.pg = session.pg;
-  cache.key = key;
-  try { cache.info = JSON.parse(session.pg.inspect(id)); } catch { cache.info = null; }
-  return cache.info;
-}
-
 /** The instances of a node's inspect state, in key order: [[key, instance], ...]. */
 export function instances(info) {
   const st = info?.state ?? {};
@@ -115,7 +103,7 @@ export function nodeExtras(group, ctx) {
   }
 
   function update(view) {
-    const info = inspectCached(cache, ctx, view.id ?? group.dataset.node);
+    const info = generic.inspectCached(cache, ctx, view.id ?? group.dataset.node, 'paxos');
     const list = instances(info);
     const badgeText = view.role === 'crashed' ? '' : badge(list);
     // The proposer's line first, in its colour: the lines under a node never leave the drawing
@@ -179,13 +167,6 @@ function table(rows, t, withNode) {
   return el;
 }
 
-function tree(value) {
-  if (value === null || typeof value !== 'object') return h('span', { class: 'val', text: String(value) });
-  const list = h('dl', { class: 'kv' });
-  for (const [k, v] of Object.entries(value)) list.append(h('dt', { text: k }), h('dd', {}, [tree(v)]));
-  return list;
-}
-
 export function inspector(box, info, ctx) {
   const { t } = ctx;
   const st = info.state ?? {};
@@ -194,14 +175,8 @@ export function inspector(box, info, ctx) {
   box.append(h('p', { class: 'hint', text: t('paxos.roleText') }));
   box.append(list.length ? table(list.map(([k, inst]) => instanceRows(k, inst, info.id)), t, false) : h('p', { class: 'hint', text: t('paxos.noInstances') }));
   const rest = Object.fromEntries(Object.entries(st.crashed ? st.on_disk ?? {} : st).filter(([k]) => k !== 'instances'));
-  box.append(h('h4', { text: t('inspector.state') }), tree(rest));
-  if (info.timers?.length) {
-    box.append(h('h4', { text: t('inspector.timers') }));
-    for (const tm of info.timers) {
-      const left = tm.fires_us / 1000 - ctx.now;
-      box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${t('inspector.firesIn', { ms: left.toFixed(1) })}` }));
-    }
-  }
+  box.append(h('h4', { text: t('inspector.state') }), generic.tree(rest));
+  generic.timersSection(box, info, ctx);
 }
 
 export const panel = {

@@ -42,17 +42,6 @@ export function messageStyle(m) {
   return generic.messageStyle(m);
 }
 
-function inspectCached(cache, ctx, id) {
-  const session = ctx?.session;
-  if (!session?.pg || session.protocol !== 'zab') return null;
-  const key = `${session.steps}|${session.version}`;
-  if (cache.pg === session.pg && cache.key === key) return cache.info;
-  cache.pg = session.pg;
-  cache.key = key;
-  try { cache.info = JSON.parse(session.pg.inspect(id)); } catch { cache.info = null; }
-  return cache.info;
-}
-
 /** The words above a node: its phase when not broadcasting, else how it was last synced. */
 export function phaseText(st) {
   if (!st || st.crashed) return { text: '', cls: '' };
@@ -76,7 +65,7 @@ export function nodeExtras(group, ctx) {
     layout(radius, crowded) { r = radius; drawn = ''; log.layout(radius, crowded); },
     update(view, timers, now) {
       log.update(view, timers, now);
-      const info = inspectCached(cache, ctx, view.id ?? group.dataset.node);
+      const info = generic.inspectCached(cache, ctx, view.id ?? group.dataset.node, 'zab');
       const st = info?.state ?? null;
       const p = phaseText(st);
       const key = `${p.text}|${p.cls}|${view.role}|${r}|${st?.last_zxid}|${st?.committed_zxid}`;
@@ -97,29 +86,16 @@ export function nodeExtras(group, ctx) {
 
 // ---- inspector ----
 
-function rows(pairs) {
-  const table = h('table', { class: 'kv-table' });
-  for (const [k, v] of pairs) table.append(h('tr', {}, [h('th', { text: k }), h('td', { text: String(v ?? '—') })]));
-  return table;
-}
-
-function tree(value) {
-  if (value === null || typeof value !== 'object') return h('span', { class: 'val', text: String(value) });
-  const list = h('dl', { class: 'kv' });
-  for (const [k, v] of Object.entries(value)) list.append(h('dt', { text: k }), h('dd', {}, [tree(v)]));
-  return list;
-}
-
 export function inspector(box, info, ctx) {
   const { t } = ctx;
   const st = info.state ?? {};
   if (st.crashed) {
     const disk = st.on_disk ?? {};
     box.append(h('p', { class: 'hint', text: t('zab.crashedNote') }));
-    box.append(rows([[t('zab.col.epoch'), disk.term], [t('zab.historyLength'), (disk.log_terms ?? []).length]]));
+    box.append(generic.kvTable([[t('zab.col.epoch'), disk.term], [t('zab.historyLength'), (disk.log_terms ?? []).length]]));
     return;
   }
-  box.append(rows([
+  box.append(generic.kvTable([
     [t('zab.col.state'), st.state], [t('zab.col.phase'), st.phase ? t(`zab.phase.${st.phase}`) : '—'],
     [t('zab.col.acceptedEpoch'), st.accepted_epoch], [t('zab.col.currentEpoch'), st.current_epoch],
     [t('zab.col.lastZxid'), zxid(st.last_zxid)], [t('zab.col.committedZxid'), zxid(st.committed_zxid)],
@@ -144,14 +120,8 @@ export function inspector(box, info, ctx) {
   }
   box.append(table);
   const rest = Object.fromEntries(Object.entries(st).filter(([k]) => !['history', 'sync', 'state', 'phase', 'accepted_epoch', 'current_epoch', 'last_zxid', 'committed_zxid', 'vote', 'last_sync', 'leader'].includes(k)));
-  box.append(h('h4', { text: t('inspector.state') }), tree(rest));
-  if (info.timers?.length) {
-    box.append(h('h4', { text: t('inspector.timers') }));
-    for (const tm of info.timers) {
-      const left = tm.fires_us / 1000 - ctx.now;
-      box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${t('inspector.firesIn', { ms: left.toFixed(1) })}` }));
-    }
-  }
+  box.append(h('h4', { text: t('inspector.state') }), generic.tree(rest));
+  generic.timersSection(box, info, ctx);
 }
 
 // ---- the Histories panel ----
