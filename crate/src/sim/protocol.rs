@@ -123,6 +123,30 @@ pub fn check_timings(timings: &[(&str, u64)]) -> Result<(), String> {
     }
 }
 
+/// The `configure` action's merge for a protocol's `reconfigure`: `change` (a partial `params`
+/// object) laid over `current`, every field named one the parameters have, and the result read
+/// back as parameters (with the path of a field of the wrong type). Checking the result is the
+/// caller's part.
+pub fn merge_params<T: Serialize + DeserializeOwned>(
+    protocol: &str,
+    current: &T,
+    change: &serde_json::Map<String, serde_json::Value>,
+) -> Result<T, String> {
+    let mut merged = match serde_json::to_value(current) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => return Err("the current parameters cannot be read".into()),
+    };
+    for (field, value) in change {
+        if !merged.contains_key(field) {
+            let known: Vec<&str> = merged.keys().map(String::as_str).collect();
+            return Err(format!("{protocol} has no parameter `{field}` (it has {})", known.join(", ")));
+        }
+        merged.insert(field.clone(), value.clone());
+    }
+    serde_path_to_error::deserialize(serde_json::Value::Object(merged))
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))
+}
+
 /// An invariant from a protocol's paper, checked after every step.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct InvariantInfo {

@@ -166,19 +166,7 @@ fn reconfigure(
     change: &serde_json::Map<String, serde_json::Value>,
     nodes: u16,
 ) -> Result<NwrParams, String> {
-    let mut merged = match serde_json::to_value(current) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => return Err("the current parameters cannot be read".into()),
-    };
-    for (field, value) in change {
-        if !merged.contains_key(field) {
-            let known: Vec<&str> = merged.keys().map(String::as_str).collect();
-            return Err(format!("nwr has no parameter `{field}` (it has {})", known.join(", ")));
-        }
-        merged.insert(field.clone(), value.clone());
-    }
-    let next: NwrParams = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
-        .map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
+    let next: NwrParams = crate::sim::protocol::merge_params("nwr", current, change)?;
     if next.versioning != current.versioning {
         return Err(format!(
             "versioning cannot change while the store runs: the versions it holds ({}) could not be ordered against the other kind",

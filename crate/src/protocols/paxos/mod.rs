@@ -114,19 +114,7 @@ fn reconfigure(
     current: &PaxosParams,
     change: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<PaxosParams, String> {
-    let mut merged = match serde_json::to_value(current) {
-        Ok(serde_json::Value::Object(m)) => m,
-        _ => return Err("the current parameters cannot be read".into()),
-    };
-    for (field, value) in change {
-        if !merged.contains_key(field) {
-            let known: Vec<&str> = merged.keys().map(String::as_str).collect();
-            return Err(format!("paxos has no parameter `{field}` (it has {})", known.join(", ")));
-        }
-        merged.insert(field.clone(), value.clone());
-    }
-    let next: PaxosParams = serde_path_to_error::deserialize(serde_json::Value::Object(merged))
-        .map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
+    let next: PaxosParams = crate::sim::protocol::merge_params("paxos", current, change)?;
     <Paxos as Protocol>::validate(&next)?;
     Ok(next)
 }

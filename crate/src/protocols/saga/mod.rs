@@ -215,15 +215,7 @@ impl Protocol for Saga {
         change: &serde_json::Map<String, serde_json::Value>,
         _nodes: u16,
     ) -> Result<SagaParams, String> {
-        let mut merged = match serde_json::to_value(current) {
-            Ok(serde_json::Value::Object(m)) => m,
-            _ => return Err("the current parameters cannot be read".into()),
-        };
-        for (k, v) in change {
-            merged.insert(k.clone(), v.clone());
-        }
-        let params: SagaParams =
-            serde_json::from_value(serde_json::Value::Object(merged)).map_err(|e| e.to_string())?;
+        let params: SagaParams = crate::sim::protocol::merge_params("saga", current, change)?;
         Self::validate(&params)?;
         Ok(params)
     }
