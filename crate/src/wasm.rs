@@ -300,4 +300,26 @@ impl Playground {
         let info = protocols::info(self.sim.protocol()).map_err(js_err)?;
         Ok((info.settled)(self.sim.as_ref()).err())
     }
+
+    /// One byte per node, in node order, for the canvas drawing of a large cluster (see
+    /// `Protocol::shades`; 255 crashed, 254 paused, the rest the protocol's own codes), as a
+    /// `Uint8Array`: a frame reads thousands of nodes without JSON.
+    pub fn shades(&self) -> Vec<u8> {
+        self.sim.shades()
+    }
+
+    /// Node-to-node messages on the wire as a `Uint32Array` of node index pairs (from, to,
+    /// from, to, ...), at most `max` pairs (0 to 100,000), oldest first.
+    pub fn wires(&self, max: f64) -> Result<Vec<u32>, JsError> {
+        if !(max.is_finite() && (0.0..=100_000.0).contains(&max)) {
+            return Err(js_err(format!("max must be from 0 to 100000, not {max}")));
+        }
+        Ok(self.sim.wires(max as usize))
+    }
+
+    /// The protocol's own measurements of the run so far (see `Protocol::figures`), as JSON;
+    /// `null` when it has none.
+    pub fn figures(&self) -> Result<String, JsError> {
+        to_json(&self.sim.figures())
+    }
 }

@@ -43,7 +43,7 @@ fn errors_name_the_field_and_the_problem() {
         (edit("\"at_ms\": 100", "\"at_ms\": -5"), "timeline[0].at_ms: must be a time of 0 or more"),
         (edit("\"format\": 1", "\"format\": 2"), "format: this build reads format 1, not 2"),
         (edit("\"protocol\": \"raft\"", "\"protocol\": \"rafty\""), "unknown protocol `rafty`; known protocols: raft"),
-        (edit("\"nodes\": 3", "\"nodes\": 0"), "nodes: must be between 1 and 64"),
+        (edit("\"nodes\": 3", "\"nodes\": 0"), "nodes: must be between 1 and 64 for raft, not 0"),
         (
             edit("\"seed\": 1,", "\"seed\": 1, \"params\": {\"election_timeout_ms\": [300, 100]},"),
             "params: election_timeout_ms [300, 100] must be a range",

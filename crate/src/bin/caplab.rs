@@ -231,6 +231,29 @@ fn run_one(arg: &str, scenario: &Scenario, opts: &RunOptions, out: &Output) -> R
     Ok(())
 }
 
+/// A figure on one line: numbers rounded, long arrays shortened to their ends.
+fn brief(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(x) if x.fract() != 0.0 => format!("{x:.3}"),
+            _ => n.to_string(),
+        },
+        Value::Null => "n/a".into(),
+        Value::Array(a) if a.len() > 12 => {
+            let head: Vec<String> = a[..6].iter().map(brief).collect();
+            let tail: Vec<String> = a[a.len() - 3..].iter().map(brief).collect();
+            format!("[{}, ... {}] ({} values)", head.join(", "), tail.join(", "), a.len())
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(brief).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => {
+            let parts: Vec<String> = o.iter().map(|(k, v)| format!("{k} {}", brief(v))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        other => other.to_string().trim_matches('"').to_string(),
+    }
+}
+
 fn print_summary(s: &caplab::scenario::run::Summary) {
     println!("scenario     {} ({})", s.scenario, s.protocol);
     println!("seed         {}", s.seed);
@@ -273,6 +296,11 @@ fn print_summary(s: &caplab::scenario::run::Summary) {
             "per write    {per} node-to-node messages ({} in all, {} ok writes)",
             c.peer_messages, c.writes_committed
         );
+    }
+    if let serde_json::Value::Object(figures) = &s.figures {
+        for (name, value) in figures {
+            println!("{:<12} {}", name.replace('_', " "), brief(value));
+        }
     }
     if !s.transactions.is_empty() {
         let t = &s.transactions;

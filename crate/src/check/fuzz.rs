@@ -182,6 +182,9 @@ pub fn run_seed(protocol: &str, seed: u64, plan: &FuzzPlan) -> Result<(u64, u64)
     if let Some(v) = sim.violations().first() {
         return Err(format!("{} violated at {} ms: {}", v.invariant, v.at_us / 1000, v.detail));
     }
+    if let Some(check) = info.fuzz_check {
+        check(sim.as_ref())?;
+    }
     let history = sim.history().entries();
     let finals: Vec<_> = history.iter().filter(|e| e.invoke_us >= reads_at.0 && e.client == ClientId(0)).collect();
     if finals.len() != plan.keys as usize || finals.iter().any(|e| e.outcome != Outcome::Ok) {

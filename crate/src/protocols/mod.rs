@@ -20,6 +20,9 @@ use crate::sim::protocol::Protocol;
 use crate::sim::rng::SimRng;
 use crate::workload::Workload;
 
+/// A check of a whole simulation: `Err` says what does not hold.
+pub type SimCheck = fn(&dyn Simulation) -> Result<(), String>;
+
 /// What the CLI, the fuzzer and the page need to know of a protocol.
 pub struct ProtocolInfo {
     pub name: &'static str,
@@ -41,7 +44,16 @@ pub struct ProtocolInfo {
     /// write-once register decided in the first milliseconds, so its runs use many keys to keep
     /// fresh instances starting while the faults happen.
     pub fuzz_keys: u32,
+    /// The largest cluster a scenario may ask for. Most protocols are drawn node by node and
+    /// stop at [`DEFAULT_MAX_NODES`]; the epidemic ones are about thousands of nodes.
+    pub max_nodes: u16,
+    /// A check of its own that `caplab fuzz` runs at the end of every seed, beside the
+    /// invariants and `settled` (SWIM: with no message lost, no live node was declared dead).
+    pub fuzz_check: Option<SimCheck>,
 }
+
+/// [`ProtocolInfo::max_nodes`] of the protocols drawn node by node.
+pub const DEFAULT_MAX_NODES: u16 = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FuzzFaults {
@@ -62,6 +74,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
         fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
     ProtocolInfo {
         name: "nwr",
@@ -72,6 +86,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
         fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
     ProtocolInfo {
         name: "twopc",
@@ -82,6 +98,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
         fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
     ProtocolInfo {
         name: "threepc",
@@ -92,6 +110,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::CrashOnly,
         linearizable: true,
         fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
     ProtocolInfo {
         name: "saga",
@@ -103,6 +123,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         // A saga gives up isolation: a read can see a step that is later compensated.
         linearizable: false,
         fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
     ProtocolInfo {
         name: "paxos",
@@ -113,6 +135,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
         fuzz_keys: 60,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
     ProtocolInfo {
         name: "multipaxos",
@@ -123,6 +147,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
         fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
     ProtocolInfo {
         name: "zab",
@@ -133,6 +159,8 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_faults: FuzzFaults::All,
         linearizable: true,
         fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
     },
 ];
 
@@ -147,6 +175,13 @@ fn unknown(name: &str) -> ScenarioError {
 
 /// Builds the simulation a scenario describes, with its seed or the one given.
 pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, ScenarioError> {
+    let info = info(&s.protocol)?;
+    if s.nodes > info.max_nodes {
+        return Err(ScenarioError::Invalid {
+            field: "nodes".into(),
+            problem: format!("{} runs at most {} nodes, not {}", info.name, info.max_nodes, s.nodes),
+        });
+    }
     match s.protocol.as_str() {
         "raft" => Ok(Box::new(build_sim::<raft::Raft>(s, seed, |_, _| Ok(()))?)),
         "nwr" => Ok(Box::new(build_sim::<nwr::Nwr>(s, seed, |p, s| p.check_cluster(s.nodes))?)),

@@ -104,6 +104,19 @@ pub enum Expectation {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max: Option<f64>,
     },
+    /// One of the protocol's own measurements (the summary's `figures`, see
+    /// `Protocol::figures`), named by its dot path (`rounds_to_all`, `detections.0.all_dead_ms`),
+    /// is a number within `min` and `max` (at least one given), at `at_ms` or at the end. Fails
+    /// when the figure is missing or not a number (null: not measured yet).
+    Figure {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at_ms: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
     /// One transaction (`c1.3`: client c1's third request; see `check::txns`), at `at_ms` or
     /// at the end: what each node named in `decisions` has decided (`commit`, `abort`,
     /// `undecided`, or `absent` for a node that took no part), whether no node committed while another aborted (`atomic`), what the
@@ -231,7 +244,21 @@ impl Expectation {
             Expectation::StaleReads { min: None, max: None }
             | Expectation::Availability { min: None, max: None }
             | Expectation::ConvergedMs { min: None, max: None }
-            | Expectation::LeaderlessMs { min: None, max: None } => Err("give min, max or both".into()),
+            | Expectation::LeaderlessMs { min: None, max: None }
+            | Expectation::Figure { min: None, max: None, .. } => Err("give min, max or both".into()),
+            Expectation::Figure { name, at_ms, min, max } => {
+                if name.is_empty() {
+                    return Err("name the figure (for example rounds_to_all)".into());
+                }
+                if let Some(t) = at_ms {
+                    time(*t)?;
+                }
+                match (min, max) {
+                    (Some(lo), Some(hi)) if lo > hi => Err(format!("min {lo} is above max {hi}")),
+                    (Some(b), _) | (_, Some(b)) if !b.is_finite() => Err(format!("{b} is not a number")),
+                    _ => Ok(()),
+                }
+            }
             Expectation::StaleReads { min: Some(lo), max: Some(hi) } if lo > hi => {
                 Err(format!("min {lo} is above max {hi}"))
             }
@@ -287,7 +314,7 @@ impl Expectation {
         match self {
             Expectation::SingleLeader { by_ms, .. } => Some(*by_ms),
             Expectation::Node { at_ms, .. } | Expectation::Converged { at_ms } => Some(*at_ms),
-            Expectation::Transaction { at_ms, .. } => *at_ms,
+            Expectation::Transaction { at_ms, .. } | Expectation::Figure { at_ms, .. } => *at_ms,
             _ => None,
         }
     }
@@ -421,6 +448,22 @@ impl Expectation {
                         min.is_none_or(|lo| ms >= lo) && max.is_none_or(|hi| ms <= hi),
                         format!("{ms} ms without a leader after the leader crashed"),
                     ),
+                }
+            }
+            Expectation::Figure { name, min, max, .. } => {
+                let figures = sim.figures();
+                let found = name.split('.').try_fold(&figures, |v, part| match v {
+                    serde_json::Value::Array(a) => part.parse::<usize>().ok().and_then(|i| a.get(i)),
+                    other => other.get(part),
+                });
+                match found {
+                    None => (false, format!("the protocol reports no figure {name}")),
+                    Some(v) => match v.as_f64() {
+                        None => (false, format!("{name} is {v}, not a number")),
+                        Some(x) => {
+                            (min.is_none_or(|lo| x >= lo) && max.is_none_or(|hi| x <= hi), format!("{name} = {x}"))
+                        }
+                    },
                 }
             }
             Expectation::Transaction { txn, decisions, atomic, outcome, node, blocked_ms, .. } => {

@@ -18,7 +18,7 @@ pub const FORMAT: u32 = 1;
 
 /// The longest run a scenario may ask for: one virtual hour.
 pub const MAX_DURATION_MS: u64 = 3_600_000;
-pub const MAX_NODES: u16 = 64;
+pub const MAX_NODES: u16 = 10_000;
 pub const MAX_CLIENTS: u16 = 64;
 /// The largest seed a scenario may carry: the largest whole number a web page holds exactly
 /// (2^53 - 1), so that the page, its share links and the CLI all mean the same seed.
@@ -214,8 +214,13 @@ impl Scenario {
         {
             return Err(invalid("name", "must be non-empty lowercase letters, digits and dashes"));
         }
-        if self.nodes == 0 || self.nodes > MAX_NODES {
-            return Err(invalid("nodes", format!("must be between 1 and {MAX_NODES}, not {}", self.nodes)));
+        // Most protocols are drawn node by node and stop at 64; gossip and SWIM go to 10,000.
+        let max = crate::protocols::info(&self.protocol).map_or(MAX_NODES, |p| p.max_nodes.min(MAX_NODES));
+        if self.nodes == 0 || self.nodes > max {
+            return Err(invalid(
+                "nodes",
+                format!("must be between 1 and {max} for {}, not {}", self.protocol, self.nodes),
+            ));
         }
         if self.seed > MAX_SEED {
             return Err(invalid("seed", format!("must be at most {MAX_SEED} (2^53 - 1), not {}", self.seed)));

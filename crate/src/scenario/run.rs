@@ -87,6 +87,10 @@ pub struct Summary {
     /// leader (see `check::leadership`). Left out when no node ever led.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub consensus: Option<leadership::Consensus>,
+    /// The protocol's own measurements (`Protocol::figures`: gossip's rounds and residue,
+    /// SWIM's detection times). Left out when the protocol has none.
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    pub figures: serde_json::Value,
     pub expect: Vec<ExpectResult>,
     pub trace_hash: String,
 }
@@ -283,6 +287,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Run, super::Scenari
         siblings: probe.siblings,
         transactions: txns::summarize(sim.as_ref()),
         consensus: leadership::measure(sim.as_ref()),
+        figures: sim.figures(),
         expect: results.into_iter().flatten().collect(),
         trace_hash: sim.trace_hash(),
     };

@@ -109,6 +109,13 @@ pub trait Simulation {
     fn client_count(&self) -> u16;
     /// A copy to return to later: time travel and forks.
     fn snapshot(&self) -> Box<dyn Simulation>;
+    /// One byte per node for the drawing of a large cluster (`Protocol::shades`).
+    fn shades(&self) -> Vec<u8>;
+    /// The protocol's own measurements so far (`Protocol::figures`), `Null` if none.
+    fn figures(&self) -> serde_json::Value;
+    /// Node-to-node messages on the wire as pairs of node indexes (from, to, from, to, ...),
+    /// at most `max` pairs, oldest first: what the large-cluster view draws as faint lines.
+    fn wires(&self, max: usize) -> Vec<u32>;
 }
 
 impl<P: Protocol> Simulation for Sim<P> {
@@ -285,5 +292,14 @@ impl<P: Protocol> Simulation for Sim<P> {
     }
     fn snapshot(&self) -> Box<dyn Simulation> {
         Box::new(self.clone())
+    }
+    fn shades(&self) -> Vec<u8> {
+        Sim::shades(self)
+    }
+    fn figures(&self) -> serde_json::Value {
+        Sim::figures(self)
+    }
+    fn wires(&self, max: usize) -> Vec<u32> {
+        Sim::wires(self, max)
     }
 }

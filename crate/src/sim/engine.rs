@@ -10,7 +10,7 @@
 use super::action::{Action, TimedAction};
 use super::ids::{ActorId, ClientId, NodeId};
 use super::network::{LinkProfile, Network, Transit};
-use super::protocol::{Ctx, Invariants, NodeRef, NodeStatus, Outbox, Protocol, TimerCommand, Violation};
+use super::protocol::{Ctx, Invariants, NodeRef, NodeStatus, Outbox, Protocol, SHADE_PAUSED, TimerCommand, Violation};
 pub use super::queue::{ClientTimer, InFlight};
 use super::queue::{Due, Held, Queued};
 use super::rng::SimRng;
@@ -124,6 +124,9 @@ pub struct Sim<P: Protocol> {
     /// step in which some node's role or term changed, or a node crashed.
     leadership: Vec<LeaderChange>,
     pub(crate) leader_dirty: bool,
+    /// The nodes the current step touched, for invariants that check each node on its own
+    /// (`Invariants::LOCAL`).
+    pub(crate) touched: Vec<NodeId>,
 }
 
 impl<P: Protocol> Sim<P> {
@@ -155,6 +158,7 @@ impl<P: Protocol> Sim<P> {
             seed,
             leadership: Vec::new(),
             leader_dirty: false,
+            touched: Vec::new(),
         };
         for action in timeline {
             sim.push(Time(action.at_us), 1, Due::Action(action.action));
@@ -183,6 +187,12 @@ impl<P: Protocol> Sim<P> {
 
     fn track_leader(&mut self) {
         self.leader_dirty = false;
+        if !P::LEADER {
+            if self.leadership.is_empty() {
+                self.leadership.push(LeaderChange { at_us: 0, leader: None, term: 0 });
+            }
+            return;
+        }
         let leader = self.leader();
         let term = leader.and_then(|n| self.nodes[n.index()].state.as_ref()).map_or(0, |s| s.status().term);
         if self.leadership.last().is_some_and(|c| c.leader == leader && c.term == term) {
@@ -293,6 +303,7 @@ impl<P: Protocol> Sim<P> {
         if self.check_invariants {
             self.check();
         }
+        self.touched.clear();
         // Keep the head of the queue meaningful, so that `next_time` and `run_until` see the
         // time of the next real event.
         self.skip_stale_items();
@@ -308,6 +319,7 @@ impl<P: Protocol> Sim<P> {
         if self.check_invariants {
             self.check();
         }
+        self.touched.clear();
         self.skip_stale_items();
     }
 
@@ -406,6 +418,7 @@ impl<P: Protocol> Sim<P> {
     pub(crate) fn with_node(&mut self, n: NodeId, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let Sim { nodes, rng, outbox, now, .. } = self;
         let Some(state) = nodes[n.index()].state.as_mut() else { return };
+        self.touched.push(n);
         let before = state.status();
         let mut ctx = Ctx { now: *now, id: n, rng, out: outbox };
         f(state, &mut ctx);
@@ -424,6 +437,7 @@ impl<P: Protocol> Sim<P> {
         let state = P::start(n, count, params, durable, &mut ctx);
         let status = state.status();
         self.nodes[n.index()].state = Some(state);
+        self.touched.push(n);
         self.flush(n);
         self.leader_dirty = true;
         self.emit(TraceEvent::StateChanged { node: n, role: status.role, term: status.term });
@@ -569,12 +583,19 @@ impl<P: Protocol> Sim<P> {
     }
 
     fn check(&mut self) {
-        let refs: Vec<NodeRef<'_, P>> = self
-            .nodes
-            .iter()
-            .enumerate()
-            .map(|(i, s)| NodeRef { id: NodeId(i as u16), live: s.state.as_ref(), durable: s.durable.as_ref() })
-            .collect();
+        let refs: Vec<NodeRef<'_, P>> = if <P::Invariants as Invariants<P>>::LOCAL {
+            self.touched.sort_unstable();
+            self.touched.dedup();
+            self.touched
+                .iter()
+                .map(|&n| {
+                    let s = &self.nodes[n.index()];
+                    NodeRef { id: n, live: s.state.as_ref(), durable: s.durable.as_ref() }
+                })
+                .collect()
+        } else {
+            refs_of(&self.nodes)
+        };
         let mut found = std::mem::take(&mut self.scratch_violations);
         self.checker.check(&refs, self.now, &mut found);
         drop(refs);
@@ -594,6 +615,55 @@ impl<P: Protocol> Sim<P> {
             }
         }
         self.scratch_violations = found;
+    }
+
+    /// Every node as the invariant checkers see it.
+    pub fn node_refs(&self) -> Vec<NodeRef<'_, P>> {
+        refs_of(&self.nodes)
+    }
+
+    /// One byte per node for the drawing of a large cluster (`Protocol::shades`), paused nodes
+    /// marked [`SHADE_PAUSED`].
+    pub fn shades(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.nodes.len());
+        P::shades(&self.node_refs(), &mut out);
+        out.resize(self.nodes.len(), 0);
+        for (i, slot) in self.nodes.iter().enumerate() {
+            if slot.paused && slot.is_up() {
+                out[i] = SHADE_PAUSED;
+            }
+        }
+        out
+    }
+
+    /// Node-to-node messages on the wire as (from, to) node index pairs, flattened, at most
+    /// `max` pairs, oldest first. Unlike `in_flight` it copies no payload: the large-cluster
+    /// view asks for it every frame.
+    pub fn wires(&self, max: usize) -> Vec<u32> {
+        let mut v: Vec<(u64, u32, u32)> = self
+            .queue
+            .iter()
+            .filter_map(|q| match &q.due {
+                Due::Deliver(m) => match (m.from, m.to) {
+                    (ActorId::Node(a), ActorId::Node(b)) if !self.removed.contains(&m.id) => {
+                        Some((m.id, a.0 as u32, b.0 as u32))
+                    }
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        if v.len() > max {
+            v.select_nth_unstable(max);
+            v.truncate(max);
+        }
+        v.sort_unstable();
+        v.into_iter().flat_map(|(_, a, b)| [a, b]).collect()
+    }
+
+    /// The protocol's own measurements so far (`Protocol::figures`).
+    pub fn figures(&self) -> serde_json::Value {
+        P::figures(&self.node_refs(), self.now, &self.params, &self.applied)
     }
 
     /// The node that leads now, if exactly one live node says it leads in the highest term.
@@ -617,4 +687,12 @@ impl<P: Protocol> Sim<P> {
         }
         if tie { None } else { best.map(|(_, n)| n) }
     }
+}
+
+fn refs_of<P: Protocol>(nodes: &[NodeSlot<P>]) -> Vec<NodeRef<'_, P>> {
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| NodeRef { id: NodeId(i as u16), live: s.state.as_ref(), durable: s.durable.as_ref() })
+        .collect()
 }

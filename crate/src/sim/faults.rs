@@ -214,6 +214,7 @@ impl<P: Protocol> Sim<P> {
         let slot = &mut self.nodes[n.index()];
         if let Some(state) = slot.state.take() {
             self.leader_dirty = true;
+            self.touched.push(n);
             slot.durable = Some(state.durable());
         }
         slot.timers.clear();

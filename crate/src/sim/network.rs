@@ -7,6 +7,7 @@ use super::ids::ActorId;
 use super::rng::{PPM, SimRng};
 use super::time::Micros;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// Delay and loss applied to every message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -39,15 +40,21 @@ pub enum Transit {
 pub struct Network {
     nodes: usize,
     actors: usize,
-    /// `up[from * actors + to]`.
-    up: Vec<bool>,
+    /// The last partition: each actor's group, 0 for an actor in no group (it keeps every
+    /// link). Two actors in different non-zero groups are cut from each other. Kept per actor
+    /// rather than as an actors × actors matrix, so that 10,000 nodes cost 10,000 entries and
+    /// a snapshot of the simulation stays small.
+    group: Vec<u32>,
+    /// Links set one by one since (cut, restored, isolated), where they differ from what the
+    /// partition says: `(from, to) → up`.
+    overrides: BTreeMap<(u32, u32), bool>,
     pub profile: LinkProfile,
 }
 
 impl Network {
     pub fn new(nodes: usize, clients: usize, profile: LinkProfile) -> Self {
         let actors = nodes + clients;
-        Network { nodes, actors, up: vec![true; actors * actors], profile }
+        Network { nodes, actors, group: vec![0; actors], overrides: BTreeMap::new(), profile }
     }
 
     fn slot(&self, a: ActorId) -> usize {
@@ -57,13 +64,33 @@ impl Network {
         }
     }
 
+    /// What the partition alone says of the link `a → b` (slots).
+    fn base(&self, a: usize, b: usize) -> bool {
+        let (ga, gb) = (self.group[a], self.group[b]);
+        ga == 0 || gb == 0 || ga == gb
+    }
+
     pub fn is_up(&self, from: ActorId, to: ActorId) -> bool {
-        self.up[self.slot(from) * self.actors + self.slot(to)]
+        let (a, b) = (self.slot(from), self.slot(to));
+        if a >= self.actors || b >= self.actors {
+            return false;
+        }
+        match self.overrides.get(&(a as u32, b as u32)) {
+            Some(&up) => up,
+            None => self.base(a, b),
+        }
     }
 
     fn set(&mut self, from: ActorId, to: ActorId, up: bool) {
-        let i = self.slot(from) * self.actors + self.slot(to);
-        self.up[i] = up;
+        let (a, b) = (self.slot(from), self.slot(to));
+        if a >= self.actors || b >= self.actors {
+            return;
+        }
+        if self.base(a, b) == up {
+            self.overrides.remove(&(a as u32, b as u32));
+        } else {
+            self.overrides.insert((a as u32, b as u32), up);
+        }
     }
 
     /// Cuts `a → b`, and `b → a` too unless `oneway`.
@@ -95,25 +122,40 @@ impl Network {
     pub fn partition(&mut self, groups: &[Vec<ActorId>]) {
         self.heal();
         for (gi, g) in groups.iter().enumerate() {
-            for (hi, h) in groups.iter().enumerate() {
-                if gi != hi {
-                    for &a in g {
-                        for &b in h {
-                            self.set(a, b, false);
-                        }
-                    }
+            for &a in g {
+                let i = self.slot(a);
+                if let Some(slot) = self.group.get_mut(i) {
+                    *slot = gi as u32 + 1;
                 }
             }
         }
     }
 
     pub fn heal(&mut self) {
-        self.up.iter_mut().for_each(|u| *u = true);
+        self.group.iter_mut().for_each(|g| *g = 0);
+        self.overrides.clear();
     }
 
     /// Number of links that are cut, counting each direction.
     pub fn cut_count(&self) -> usize {
-        self.up.iter().filter(|u| !**u).count()
+        // Pairs in different groups, both in some group: all grouped pairs minus those within
+        // one group.
+        let mut sizes: BTreeMap<u32, usize> = BTreeMap::new();
+        for &g in self.group.iter().filter(|g| **g != 0) {
+            *sizes.entry(g).or_default() += 1;
+        }
+        let grouped: usize = sizes.values().sum();
+        let within: usize = sizes.values().map(|s| s * s).sum();
+        let mut cut = grouped * grouped - within;
+        // An override differs from the partition's word by construction.
+        for &up in self.overrides.values() {
+            if up {
+                cut -= 1;
+            } else {
+                cut += 1;
+            }
+        }
+        cut
     }
 
     /// Decides the fate of one message. Draws from the rng in a fixed order (loss, delay,
@@ -160,6 +202,13 @@ mod tests {
         // The client is in no group: it still reaches both sides.
         let c = ActorId::Client(ClientId(0));
         assert!(net.is_up(c, n(0)) && net.is_up(n(4), c));
+        assert_eq!(net.cut_count(), 12);
+        // A link restored across the partition is up; one cut inside a group is down.
+        net.restore(n(0), n(2), true);
+        net.cut(n(2), n(3), false);
+        assert!(net.is_up(n(0), n(2)) && !net.is_up(n(2), n(0)));
+        assert!(!net.is_up(n(2), n(3)) && !net.is_up(n(3), n(2)));
+        assert_eq!(net.cut_count(), 13);
         net.heal();
         assert_eq!(net.cut_count(), 0);
     }

@@ -173,13 +173,28 @@ pub struct NodeRef<'a, P: Protocol> {
 /// A protocol's safety properties. Checkers may keep state across steps (for example every
 /// leader ever seen per term), which is why they are `Clone` with the simulation.
 pub trait Invariants<P: Protocol>: Clone + Default {
+    /// Whether each node is checked on its own: after every step `check` then receives only the
+    /// nodes that step touched (the node whose callback ran, a node started or crashed), not the
+    /// whole cluster. A checker that compares nodes keeps what it needs of each in its own
+    /// state, updated when that node is touched. Gossip and SWIM run with thousands of nodes,
+    /// where passing all of them after every step would cost more than the step.
+    const LOCAL: bool = false;
     fn list() -> &'static [InvariantInfo];
     fn check(&mut self, nodes: &[NodeRef<'_, P>], now: Time, out: &mut Vec<Violation>);
 }
 
+/// The shade of a crashed node in [`Protocol::shades`]'s default.
+pub const SHADE_CRASHED: u8 = 255;
+/// The shade the engine gives a paused node, whatever the protocol says.
+pub const SHADE_PAUSED: u8 = 254;
+
 pub trait Protocol: Clone + Sized + 'static {
     /// The name used in scenario files (`"protocol": "raft"`).
     const NAME: &'static str;
+    /// Whether a node may lead (role `leader` in [`NodeStatus`]). Without one the engine never
+    /// looks for a leader: that look is a pass over every node after each change of role, which
+    /// a 10,000-node gossip does not need.
+    const LEADER: bool = true;
     type Msg: Message;
     /// Named timers. Setting a timer that is already set moves it.
     type Timer: Clone + Debug + Serialize + Ord;
@@ -228,6 +243,32 @@ pub trait Protocol: Clone + Sized + 'static {
     fn durable_view(durable: &Self::Durable) -> NodeView;
     /// Everything about the node, for the inspector.
     fn inspect(&self) -> serde_json::Value;
+    /// One byte that sums the node up for the drawing of a large cluster, where each node is a
+    /// coloured dot (the protocol's page module names the values). 0 by default.
+    fn shade(&self) -> u8 {
+        0
+    }
+    /// Every node's shade, in node order: by default [`Protocol::shade`] of a live node and
+    /// [`SHADE_CRASHED`] for a crashed one. A protocol overrides it when a node's colour depends
+    /// on the others (SWIM colours a node by what the cluster thinks of it). It runs every
+    /// frame, so it must stay linear in the number of nodes. The engine marks paused nodes
+    /// [`SHADE_PAUSED`] afterwards.
+    fn shades(nodes: &[NodeRef<'_, Self>], out: &mut Vec<u8>) {
+        out.extend(nodes.iter().map(|n| n.live.map_or(SHADE_CRASHED, Self::shade)));
+    }
+    /// The protocol's own measurements of the run so far, as a JSON object (numbers, arrays,
+    /// small objects): `figures` in `caplab run --json`, the `figure` expectation, and the
+    /// page's live charts. `applied` is every action carried out so far, with its time. `Null`
+    /// (the default) when the protocol measures nothing of its own.
+    fn figures(
+        nodes: &[NodeRef<'_, Self>],
+        now: Time,
+        params: &Self::Params,
+        applied: &[crate::sim::action::TimedAction],
+    ) -> serde_json::Value {
+        let _ = (nodes, now, params, applied);
+        serde_json::Value::Null
+    }
 }
 
 pub(crate) enum TimerCommand<T> {
