@@ -165,6 +165,14 @@ impl Playground {
         self.sim.set_recording(on);
     }
 
+    /// Leave the message, timer and role-change events out of `takeEvents` (`false`) or keep
+    /// them (`true`, the default): the page of a large cluster keeps only notes, faults and
+    /// operations. The trace hash covers every event either way.
+    #[wasm_bindgen(js_name = setRecordingMessages)]
+    pub fn set_recording_messages(&mut self, on: bool) {
+        self.sim.set_recording_messages(on);
+    }
+
     /// The trace events since the last call, as a JSON array.
     #[wasm_bindgen(js_name = takeEvents)]
     pub fn take_events(&mut self) -> String {

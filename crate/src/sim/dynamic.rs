@@ -84,6 +84,8 @@ pub trait Simulation {
     fn apply_now(&mut self, action: Action) -> Result<(), String>;
     fn remove_message(&mut self, id: u64) -> Result<(), String>;
     fn set_recording(&mut self, on: bool);
+    /// Whether the recorded events include messages, timers and role changes (default yes).
+    fn set_recording_messages(&mut self, on: bool);
     fn set_check_invariants(&mut self, on: bool);
     /// The events recorded since the last call, each as one JSON object.
     fn take_events_json(&mut self) -> Vec<String>;
@@ -145,6 +147,9 @@ impl<P: Protocol> Simulation for Sim<P> {
     }
     fn set_recording(&mut self, on: bool) {
         Sim::set_recording(self, on)
+    }
+    fn set_recording_messages(&mut self, on: bool) {
+        Sim::set_recording_messages(self, on)
     }
     fn set_check_invariants(&mut self, on: bool) {
         self.check_invariants = on;

@@ -110,6 +110,10 @@ pub struct Sim<P: Protocol> {
     /// Events not yet taken by the caller (only kept when `record` is on).
     events: Vec<SimRecord<P>>,
     record: bool,
+    /// Whether the kept events include every message, timer and change of role, or only the
+    /// rest (notes, faults, client operations, violations): a 2,000-node gossip makes tens of
+    /// thousands of message events a second, more than a page can read.
+    record_messages: bool,
     outbox: Outbox<P>,
     violations: Vec<FirstViolation>,
     scratch_violations: Vec<Violation>,
@@ -148,6 +152,7 @@ impl<P: Protocol> Sim<P> {
             hash: TraceHash::default(),
             events: Vec::new(),
             record: false,
+            record_messages: true,
             outbox: Outbox::default(),
             violations: Vec::new(),
             scratch_violations: Vec::new(),
@@ -204,6 +209,12 @@ impl<P: Protocol> Sim<P> {
     /// Keep trace events for `take_events` (the page and `--trace` want them; fuzzing does not).
     pub fn set_recording(&mut self, on: bool) {
         self.record = on;
+    }
+
+    /// Keep (the default) or leave out the message, timer and role-change events among those
+    /// `take_events` returns. The trace hash covers every event either way.
+    pub fn set_recording_messages(&mut self, on: bool) {
+        self.record_messages = on;
     }
 
     pub fn take_events(&mut self) -> Vec<SimRecord<P>> {
@@ -285,7 +296,7 @@ impl<P: Protocol> Sim<P> {
     pub(crate) fn emit(&mut self, event: SimEvent<P>) {
         let record = Record { at_us: self.now.0, step: self.stats.steps, event };
         self.hash.add(&record);
-        if self.record {
+        if self.record && (self.record_messages || !record.event.is_message_level()) {
             self.events.push(record);
         }
     }

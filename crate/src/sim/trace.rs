@@ -128,6 +128,21 @@ pub struct Record<M, T> {
 #[derive(Clone, Debug)]
 pub struct TraceHash(u64);
 
+impl<M, T> TraceEvent<M, T> {
+    /// The events a message, a timer or a change of role makes: many, and each small.
+    pub fn is_message_level(&self) -> bool {
+        matches!(
+            self,
+            TraceEvent::Sent { .. }
+                | TraceEvent::Delivered { .. }
+                | TraceEvent::Dropped { .. }
+                | TraceEvent::Held { .. }
+                | TraceEvent::TimerFired { .. }
+                | TraceEvent::StateChanged { .. }
+        )
+    }
+}
+
 impl Default for TraceHash {
     fn default() -> Self {
         TraceHash(0xcbf2_9ce4_8422_2325)
