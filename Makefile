@@ -77,6 +77,10 @@ test-scenarios: build
 	$(CAPLAB) fuzz paxos --seeds 1000
 	$(CAPLAB) fuzz multipaxos --seeds 1000
 	$(CAPLAB) fuzz zab --seeds 1000
+	$(CAPLAB) fuzz gossip --seeds 1000
+	$(CAPLAB) fuzz swim --seeds 1000
+	$(CAPLAB) trials gossip --seeds 100
+	$(CAPLAB) trials swim --seeds 1000
 
 # The browser tests compare the page's trace hashes with the native CLI's.
 test-web: build wasm vendor setup-browser setup-npm

@@ -95,6 +95,36 @@ async function splitViewFrames(browser, url) {
   return { count: times.length, median: times[times.length >> 1], p95: times[Math.floor(times.length * 0.95)], max: times.at(-1) };
 }
 
+/** A 2,000-node push-pull gossip (scenarios/gossip-scale.json) played on the canvas at `speed`
+ * for `wall` ms of wall-clock time: frames per second actually drawn (requestAnimationFrame
+ * callbacks while playing, over the wall time) and the script time of each frame. */
+async function largeClusterFrames(browser, url, speed, wall) {
+  const { page } = await openPage(browser, url, '?scenario=gossip-scale');
+  return page.evaluate(async ({ speed, wall }) => {
+    const app = window.caplab.app;
+    app.tour.pauseBetween = () => null; // play straight through the tour's pauses
+    app.seek(0);
+    app.transport.speed.value = String(speed === 1 ? 10 : 12); // SPEEDS in js/controls.js: 1x, 5x
+    app.transport.speedChanged(false);
+    const times = [];
+    const frame = app.frame.bind(app);
+    app.frame = (ts) => { const t0 = performance.now(); frame(ts); if (app.playing) times.push(performance.now() - t0); };
+    const start = performance.now();
+    app.play();
+    await new Promise((ok) => setTimeout(ok, wall));
+    const elapsed = performance.now() - start;
+    app.pause();
+    app.frame = frame;
+    const virtual = app.session.now;
+    times.sort((a, b) => a - b);
+    return {
+      fps: (times.length / elapsed) * 1000, count: times.length, median: times[times.length >> 1],
+      p95: times[Math.floor(times.length * 0.95)], max: times.at(-1), virtual,
+      informed: JSON.parse(app.session.pg.figures()).informed,
+    };
+  }, { speed, wall });
+}
+
 const kb = (bytes) => `${(bytes / 1024).toFixed(0)} KB`;
 
 const t = { after: (fn) => process.on('beforeExit', fn) };
@@ -131,6 +161,8 @@ try {
 
 
   const split = await splitViewFrames(browser, url);
+  const large1 = await largeClusterFrames(browser, url, 1, 8000);
+  const large5 = await largeClusterFrames(browser, url, 5, 4500);
 
   const links = await shareLinkLengths(browser, url);
 
@@ -149,6 +181,9 @@ try {
   console.log(`page weight (${files.length} files)         ${kb(raw)} raw, ${kb(gz)} gzipped`);
   for (const [what, n] of links) console.log(`share link, ${what.padEnd(19)} ${n} characters`);
   console.log(`frame time, 9 nodes at 10x     median ${frames.median.toFixed(2)} ms, p95 ${frames.p95.toFixed(2)} ms of script per frame (${frames.count} frames)`);
+  for (const [speed, f] of [[1, large1], [5, large5]]) {
+    console.log(`frames, 2,000-node gossip ${speed}x  ${f.fps.toFixed(1)} frames/s drawn (${f.count} frames, ${f.virtual} virtual ms, ${f.informed} informed); script per frame median ${f.median.toFixed(2)} ms, p95 ${f.p95.toFixed(2)} ms, max ${f.max.toFixed(2)} ms`);
+  }
   console.log(`frame time, CAP split view 1x  median ${split.median.toFixed(2)} ms, p95 ${split.p95.toFixed(2)} ms, max ${split.max.toFixed(2)} ms of script per frame (${split.count} frames)`);
 } finally {
   await browser.close();

@@ -72,6 +72,7 @@ export const Acting = {
   inspect(id, switchTab = true) {
     this.inspector.select(id);
     this.cluster.setSelected(id);
+    this.swarm?.setSelected(id);
     if (switchTab) this.showTab('inspector');
     else { this.slowPending = true; this.renderNow(); }
   },

@@ -41,3 +41,21 @@ export function buildLegend(box, module, roles) {
     h('ul', {}, module.legend(t).map((st) => item(legendIcon(st), st.label))),
   );
 }
+
+/** The legend of a large cluster: each colour the protocol module names, with how many nodes
+ * have it now (`counts`: shade code → nodes), then crashed and paused. */
+export function buildSwarmLegend(box, module, counts) {
+  const dot = (color) => s('svg', { class: 'legend-icon', viewBox: '-9 -9 18 18', width: 16, height: 16, 'aria-hidden': 'true' }, [
+    s('circle', { r: 7, style: `fill: ${color}; stroke: ${color}` }),
+  ]);
+  const rows = [...(module.shades ?? []), { code: 254, key: 'role.paused', color: '#a67c00' }, { code: 255, key: 'role.crashed', color: '#3b3b3b' }]
+    .filter((p, i, all) => all.findIndex((q) => q.code === p.code) === i)
+    .filter((p) => p.code < 254 || counts[p.code]);
+  box.replaceChildren(
+    h('h4', { text: t('legend.nodes') }),
+    h('ul', {}, rows.map((p) => h('li', { 'data-shade': String(p.code) }, [
+      dot(p.color), h('span', { text: t(p.key) }), h('span', { class: 'legend-count', text: String(counts[p.code] ?? 0) }),
+    ]))),
+    h('p', { class: 'legend-note', text: t('swarm.legendNote') }),
+  );
+}

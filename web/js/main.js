@@ -25,6 +25,9 @@ import { buildLegend } from './legend.js';
 import { Tour, showNote } from './tour.js';
 import { HostBridge } from './embed.js';
 import { installDrop, showOverlay, wireOverlay } from './dialogs.js';
+import { SVG_LIMIT, SwarmView, WIRE_LIMIT, SHADE_CRASHED, SHADE_PAUSED } from './swarm.js';
+import { FigureChart } from './figure-chart.js';
+import { buildSwarmLegend } from './legend.js';
 
 
 const ROLES = ['leader', 'candidate', 'follower', 'crashed', 'paused'];
@@ -49,6 +52,10 @@ class App {
       onMessage: (m, e) => { if (!this.opts.readonly) this.openMenu(e, `${m.label} ${m.from} → ${m.to}`, messageMenuItems(this, m)); },
       onMessageHover: (m, e) => this.hoverMessage(m, e),
     });
+    this.swarm = new SwarmView($('#swarm'), {
+      onNode: (id, e) => this.openNodeMenu(id, e),
+    });
+    this.chart = new FigureChart($('#figure-chart'));
     this.transport = new Transport(this);
     this.partition = new PartitionTool($('#partition-tools'), {
       act: (a) => this.act(a), cluster: this.cluster, nodes: () => this.nodes ?? [], onMode: () => this.renderNow(),
@@ -174,13 +181,19 @@ class App {
     }
     let session;
     try {
-      session = new Session(Playground, source, seed);
+      session = new Session(Playground, source, seed, { large: (n) => this.isLarge(n) });
     } catch (e) {
       throw new Error(t('err.load', { msg: e.message ?? String(e) }));
     }
     // An inline scenario is kept as the simulator read it: valid JSON, every default spelled out.
     if (inline !== null) source = session.pg.scenarioJson();
     return { session, name: session.scenario.name, source, removed, inline: inline !== null };
+  }
+
+  /** Whether a cluster of n nodes is drawn on the canvas (past SVG_LIMIT nodes, or asked for
+   * with ?view=canvas) rather than node by node in SVG. */
+  isLarge(n) {
+    return n > SVG_LIMIT || this.params.get('view') === 'canvas';
   }
 
   /** Makes a built session the page's run. */
@@ -195,14 +208,26 @@ class App {
     this.inline = inline;
     this.module = protocolModule(session.protocol);
     if (this.partition.grouping) this.partition.stopGrouping();
-    this.cluster.setup(session, this.module, { t, scenario: session.scenario, session });
+    this.large = session.large;
+    $('.svg-wrap').classList.toggle('swarm-mode', this.large);
+    $('#cluster').toggleAttribute('hidden', this.large); // an SVG element has no .hidden
+    $('#swarm').hidden = !this.large;
+    $('#figure-chart').hidden = true;
+    $('[data-action="group"]').hidden = this.large;
+    // A large cluster gets no SVG elements at all: one per node and per link is what the canvas
+    // is there to avoid.
+    const drawn = this.large ? { ...session, scenario: { ...session.scenario, nodes: 0, clients: 0 } } : session;
+    this.cluster.setup(drawn, this.module, { t, scenario: session.scenario, session });
+    if (this.large) $('#legend').open = true;
+    if (this.large) this.swarm.setup(session.scenario.nodes, this.module.shades, (code, p) => this.shadeLabel(code, p));
+    this.figuresAt = null;
     this.events.setup(session);
     this.history.invalidate();
     this.invariants.invalidate();
     this.inspector.invalidate();
-    $('#protocol-tab').hidden = !this.module.panel;
+    $('#protocol-tab').hidden = !this.module.panel || this.large;
     $('[data-action="isolate-leader"]').hidden = Boolean(this.module.leaderless);
-    if (!this.module.panel && this.tab === 'protocol') this.showTab('inspector');
+    if ((!this.module.panel || this.large) && this.tab === 'protocol') this.showTab('inspector');
     this.tour.setup(session.scenario, tour ?? Boolean(session.scenario.tour));
     this.bridge.reset();
     this.lastKey = null;
@@ -261,7 +286,8 @@ class App {
     $('#scenario-desc').textContent = pick(sc.description);
     document.title = `${pick(sc.title) || sc.name} · CAPlab`;
     if (this.module.panel) $('#protocol-tab').textContent = t(this.module.panel.titleKey);
-    buildLegend($('#legend .legend-body'), this.module, this.module.roles ?? ROLES);
+    if (this.large) buildSwarmLegend($('#legend .legend-body'), this.module, this.swarm.counts ?? {});
+    else buildLegend($('#legend .legend-body'), this.module, this.module.roles ?? ROLES);
     $('.history-legend').replaceChildren(...historyLegend());
     fillHelp();
     this.tour.renderKey = null;
@@ -364,7 +390,9 @@ class App {
     const moved = s.now - (this.frameNow ?? s.now);
     this.frameNow = s.now;
     this.transport.render(s, this.playing);
-    if (key !== this.lastKey) {
+    if (this.large) {
+      this.renderLarge(ts, force, key);
+    } else if (key !== this.lastKey) {
       this.lastKey = key;
       this.nodes = JSON.parse(s.pg.nodes());
       // Timers cost a look at every node's whole state: while playing, ten times a second.
@@ -386,8 +414,10 @@ class App {
       this.flashDrops(moved);
       this.slowPending = true;
     }
-    this.cluster.tick(s.now);
-    this.cluster.messages.update(JSON.parse(s.pg.inFlight()), s.now);
+    if (!this.large) {
+      this.cluster.tick(s.now);
+      this.cluster.messages.update(JSON.parse(s.pg.inFlight()), s.now);
+    }
     // The log scrolls too fast to read while playing quickly: ten updates a second suffice.
     if (this.tab === 'events' && (force || !this.playing || ts - (this.lastLog ?? 0) > 250)) {
       this.lastLog = ts;
@@ -412,6 +442,48 @@ class App {
     $('#past-banner').hidden = this.playing || !s.inPast;
     document.body.classList.toggle('playing', this.playing);
     document.body.classList.toggle('grouping', this.partition.grouping);
+  }
+
+  /** A large cluster: the canvas from the simulator's typed arrays every step, the protocol's
+   * figures and the chart four times a second while playing. */
+  renderLarge(ts, force, key) {
+    const s = this.session;
+    if (key !== this.lastKey) {
+      this.lastKey = key;
+      this.swarm.update(s.pg.shades(), s.pg.wires(WIRE_LIMIT + 1));
+      this.invariants.update(s);
+      this.updateNote();
+      this.slowPending = true;
+    }
+    if (force) {
+      // A change of theme or size: redraw with the new colours.
+      this.swarm.draw();
+      this.chart.draw();
+    }
+    if (force || !this.playing || ts - (this.figuresAt ?? -1e9) > 250) {
+      if (this.figuresKey !== key || force) {
+        this.figuresKey = key;
+        this.figuresAt = ts;
+        const figures = JSON.parse(s.pg.figures());
+        this.chart.update(figures && this.module.chart ? this.module.chart(figures, t) : null,
+          figures && this.module.figureLines ? this.module.figureLines(figures, t) : []);
+        buildSwarmLegend($('#legend .legend-body'), this.module, this.swarm.counts ?? {});
+      }
+    }
+    if (this.slowPending && (force || !this.playing || ts - (this.lastSlow ?? 0) > 180)) {
+      // What the menus and the partition tool read of each node: its name and whether it runs.
+      this.nodes = Array.from(this.swarm.shades, (c, i) => ({
+        id: `n${i + 1}`, role: c === SHADE_CRASHED ? 'crashed' : c === SHADE_PAUSED ? 'paused' : 'follower', term: 0,
+      }));
+      this.clients = JSON.parse(s.pg.clients());
+    }
+  }
+
+  /** The name of a shade in the large view, for the hover tag. */
+  shadeLabel(code, p) {
+    if (code === SHADE_CRASHED) return t('role.crashed');
+    if (code === SHADE_PAUSED) return t('role.paused');
+    return p ? t(p.key) : '';
   }
 
   /** Marks the messages lost since the last frame, when time moved forwards a little. */

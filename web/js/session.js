@@ -7,6 +7,10 @@
 const SNAPSHOT_MS = 100;
 // Past this many time snapshots, every other one goes and the interval doubles.
 const MAX_SNAPSHOTS = 400;
+// A large cluster (drawn on the canvas) is a bigger copy each time and makes far more events:
+// fewer, sparser snapshots, and no message-level events kept.
+const LARGE_SNAPSHOT_MS = 1000;
+const LARGE_MAX_SNAPSHOTS = 60;
 const MAX_EVENTS = 60000;
 
 /** Thrown when a run would go past its budget of steps (replaying a link). */
@@ -18,14 +22,19 @@ export class StepBudget extends Error {
 }
 
 export class Session {
-  /** Throws (the simulator's message) when the scenario or the seed is refused. */
-  constructor(Playground, source, seed) {
+  /** Throws (the simulator's message) when the scenario or the seed is refused. `large(n)`
+   * says whether a cluster of n nodes is drawn as a large one. */
+  constructor(Playground, source, seed, { large = () => false } = {}) {
     this.pg = new Playground(source, seed ?? undefined);
     this.scenario = JSON.parse(this.pg.scenarioJson());
     this.protocol = this.pg.protocol();
     this.duration = this.pg.durationMs();
     this.seed = this.pg.seed();
-    this.interval = SNAPSHOT_MS;
+    this.large = large(this.scenario.nodes);
+    // Set before the first snapshot, so that every copy keeps it.
+    if (this.large) this.pg.setRecordingMessages(false);
+    this.interval = this.large ? LARGE_SNAPSHOT_MS : SNAPSHOT_MS;
+    this.maxSnapshots = this.large ? LARGE_MAX_SNAPSHOTS : MAX_SNAPSHOTS;
     this.snapshots = [];
     this.events = [];
     this.notes = []; // the scenario's captions among `events`, for a quick look-up
@@ -81,7 +90,7 @@ export class Session {
   addSnapshot(action) {
     this.snapshots.push({ t: this.now, steps: this.steps, pg: this.pg.snapshot(), action });
     const timed = this.snapshots.filter((s) => !s.action);
-    if (timed.length <= MAX_SNAPSHOTS) return;
+    if (timed.length <= this.maxSnapshots) return;
     // Thin the time snapshots; action snapshots stay, because only they hold what the user did.
     const drop = new Set(timed.filter((_, i) => i % 2 === 1));
     for (const s of drop) s.pg.free();

@@ -138,4 +138,33 @@ export function legendExtras() {
   return [];
 }
 
-export default { name: 'generic', messageStyle, describeMessage, nodeExtras, inspector, legend, legendExtras };
+/**
+ * The chart beside a large cluster (see js/figure-chart.js), from the protocol's figures: by
+ * default, a `curve` of informed nodes per round beside the theory's `theory.curve`, as gossip
+ * reports them; null (no chart) for figures without one.
+ */
+export function chart(figures, t) {
+  if (!Array.isArray(figures?.curve) || figures.curve.length === 0) return null;
+  const theory = Array.isArray(figures.theory?.curve) ? figures.theory.curve : [];
+  const rounds = Math.max(figures.curve.length, Math.min(theory.length, figures.curve.length + 4));
+  return {
+    title: t('chart.informed'),
+    xLabel: t('chart.round'),
+    ymax: figures.live ?? undefined,
+    series: [
+      { label: t('chart.theory', { formula: figures.theory?.formula ?? '' }), color: '#8a94a6', values: theory.slice(0, rounds).map((v) => Math.round(v * 10) / 10), dash: true },
+      { label: t('chart.measured'), color: '#d95f02', values: figures.curve },
+    ],
+  };
+}
+
+/** The figures as lines of text under the chart: [{name, value, text}]. By default every
+ * top-level number, named by its key. */
+export function figureLines(figures) {
+  if (!figures || typeof figures !== 'object') return [];
+  return Object.entries(figures)
+    .filter(([, v]) => typeof v === 'number')
+    .map(([k, v]) => ({ name: k, value: v, text: `${k.replaceAll('_', ' ')}: ${Number.isInteger(v) ? v : v.toFixed(3)}` }));
+}
+
+export default { name: 'generic', messageStyle, describeMessage, nodeExtras, inspector, legend, legendExtras, chart, figureLines };

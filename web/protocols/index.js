@@ -10,8 +10,10 @@ import commit from './commit.js';
 import paxos from './paxos.js';
 import multipaxos from './multipaxos.js';
 import zab from './zab.js';
+import gossip from './gossip.js';
+import swim from './swim.js';
 
-const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit, paxos, multipaxos, zab };
+const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit, paxos, multipaxos, zab, gossip, swim };
 
 export function protocolModule(name) {
   return { ...generic, ...(MODULES[name] ?? {}), name };

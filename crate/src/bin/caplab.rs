@@ -71,6 +71,24 @@ enum Command {
         #[arg(long)]
         dump: Option<String>,
     },
+    /// Randomized runs of an epidemic protocol checked against its theory: `gossip` compares
+    /// the rounds to inform every node with Frieze–Grimmett/Pittel (push), Karp et al.
+    /// (push-pull) and the residue with Demers et al.; `swim` checks that every crash is
+    /// detected by every live node and that no live node is declared dead without loss.
+    /// Prints a table; exits 1 if a check fails.
+    Trials {
+        /// `gossip` or `swim`.
+        protocol: String,
+        /// Seeds per measured case (default: the protocol's own, 100 for gossip).
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Fewer and smaller runs (what the debug-mode tests run).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Measure simulated events per second for each protocol.
     Bench {
         /// Virtual seconds to simulate per measurement.
@@ -94,6 +112,7 @@ fn main() -> ExitCode {
         Command::Fuzz { protocol, seeds, start, verbose, dump } => {
             fuzz_cmd(&protocol, seeds, start, verbose, dump.as_deref())
         }
+        Command::Trials { protocol, seeds, start, quick } => trials_cmd(&protocol, seeds, start, quick),
         Command::Bench { seconds, print_scenario: Some(p) } => caplab::scenario::benchmark(&p, 5, 2, seconds)
             .map(|s| println!("{}", s.to_json()))
             .map_err(|e| e.to_string()),
@@ -106,6 +125,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn trials_cmd(protocol: &str, seeds: Option<u64>, start: u64, quick: bool) -> Result<(), String> {
+    let started = Instant::now();
+    let (table, failures) = match protocol {
+        "gossip" => protocols::gossip::trials::trials(seeds.unwrap_or(100), start, quick),
+        "swim" => protocols::swim::trials::trials(seeds.unwrap_or(200), start, quick),
+        other => return Err(format!("no trials for `{other}`: there are trials for gossip and swim")),
+    };
+    println!("{table}");
+    println!("({:.1} s)", started.elapsed().as_secs_f64());
+    if failures.is_empty() {
+        return Ok(());
+    }
+    for f in &failures {
+        println!("FAILED {f}");
+    }
+    Err(format!("{} of the {protocol} trials failed", failures.len()))
 }
 
 /// A built-in name, or a path when it names a file or looks like one.

@@ -2,12 +2,14 @@
 //! into a running simulation. This is the only place that lists the protocols: the engine, the
 //! CLI and the page learn about a new one from here.
 
+pub mod gossip;
 pub mod kv;
 pub mod multipaxos;
 pub mod nwr;
 pub mod paxos;
 pub mod raft;
 pub mod saga;
+pub mod swim;
 pub mod threepc;
 pub mod twopc;
 pub mod txn;
@@ -162,6 +164,33 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
     },
+    ProtocolInfo {
+        name: "gossip",
+        title: "Gossip (epidemic dissemination: rumor mongering and anti-entropy)",
+        settled: gossip::settled,
+        fuzz_params: gossip::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        // Reads see the local store: eventual consistency, not linearizability.
+        linearizable: false,
+        fuzz_keys: 3,
+        max_nodes: 10_000,
+        fuzz_check: None,
+    },
+    ProtocolInfo {
+        name: "swim",
+        title: "SWIM membership and failure detection",
+        settled: swim::settled,
+        fuzz_params: swim::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        // A membership service keeps no data: nothing to linearize.
+        linearizable: false,
+        // No keys: SWIM answers only a get of `members`, so the fuzzer's final reads are none.
+        fuzz_keys: 0,
+        max_nodes: 10_000,
+        fuzz_check: Some(swim::fuzz_check),
+    },
 ];
 
 pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
@@ -191,6 +220,8 @@ pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, Sce
         "paxos" => Ok(Box::new(build_sim::<paxos::Paxos>(s, seed, |_, _| Ok(()))?)),
         "multipaxos" => Ok(Box::new(build_sim::<multipaxos::MultiPaxos>(s, seed, |_, _| Ok(()))?)),
         "zab" => Ok(Box::new(build_sim::<zab::Zab>(s, seed, |_, _| Ok(()))?)),
+        "gossip" => Ok(Box::new(build_sim::<gossip::Gossip>(s, seed, gossip::check_cluster)?)),
+        "swim" => Ok(Box::new(build_sim::<swim::Swim>(s, seed, |_, _| Ok(()))?)),
         other => Err(unknown(other)),
     }
 }

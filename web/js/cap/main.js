@@ -14,6 +14,7 @@ import { parseSeed, randomSeed } from '../scenario.js';
 import { MAX_REPLAY_STEPS, encodeRun, readLink } from '../share.js';
 import { describeAction, safeDescribe } from '../describe.js';
 import { SideView } from './side.js';
+import { SVG_LIMIT } from '../swarm.js';
 import { Controls } from './controls.js';
 import { explain } from './explain.js';
 import { protocolModule } from '../../protocols/index.js';
@@ -162,7 +163,7 @@ class CapLab {
       scenario = JSON.parse(new Playground(source).scenarioJson());
       const sides = (scenario.compare ?? []).length;
       if (sides < 2 || sides > MAX_SIDES) throw new Error(t('cap.errNotCompare', { name: scenario.name }));
-      for (const side of scenario.compare) sessions.push(new Session(Playground, Playground.sideJson(source, side.name), seed));
+      for (const side of scenario.compare) sessions.push(new Session(Playground, Playground.sideJson(source, side.name), seed, { large: (n) => n > SVG_LIMIT }));
     } catch (e) {
       for (const s of sessions) s.free();
       throw new Error(t('err.load', { msg: e.message ?? String(e) }));
@@ -206,6 +207,9 @@ class CapLab {
     this.name = name;
     this.inline = inline;
     sessions.forEach((s, i) => this.views[i].setup(s, scenario.compare[i]));
+    // The CAP and PACELC explanation speaks of clients and partitions; sides of thousands of
+    // gossiping nodes are about rounds, which their own charts show.
+    $('#explain').hidden = sessions.every((s) => s.large);
     this.controls.setup(scenario, sessions, { leaders: this.shared.consensus });
     this.controlsKey = null;
     this.explainKey = null;

@@ -19,6 +19,8 @@ import { SideCharts } from './charts.js';
 import { Timeline } from './timeline.js';
 import { bySide, cumulative, isolation, liveHistory, partitions, pending, quietLatency, series } from './measure.js';
 import { clientHomes } from './controls.js';
+import { SwarmView, WIRE_LIMIT } from '../swarm.js';
+import { FigureChart } from '../figure-chart.js';
 
 const BUCKET_MS = 500;
 const pct = (v) => (v === null || v === undefined ? '' : v.toFixed(1));
@@ -38,6 +40,8 @@ export class SideView {
       onMessage: () => {},
       onMessageHover: () => {},
     });
+    this.swarm = new SwarmView($('.swarm', root), { onNode: (id, e) => onNode(id, e) });
+    this.figure = new FigureChart($('.side-figure', root));
     this.charts = new SideCharts($('.charts', root), shared);
     this.timeline = new Timeline($('.timeline', root), { onJump });
     this.stats = null;
@@ -50,7 +54,16 @@ export class SideView {
     this.session = session;
     this.side = side;
     this.module = protocolModule(session.protocol);
-    this.cluster.setup(session, this.module, { t, scenario: session.scenario, session });
+    // A large cluster is dots on a canvas, with the protocol's own chart (gossip: informed
+    // nodes per round beside the theory) in place of the CAP charts.
+    this.large = session.large;
+    $('.cluster', this.root).toggleAttribute('hidden', this.large); // an SVG element has no .hidden
+    $('.swarm', this.root).hidden = !this.large;
+    $('.charts', this.root).hidden = this.large;
+    this.figure.box.hidden = !this.large;
+    const drawn = this.large ? { ...session, scenario: { ...session.scenario, nodes: 0, clients: 0 } } : session;
+    this.cluster.setup(drawn, this.module, { t, scenario: session.scenario, session });
+    if (this.large) this.swarm.setup(session.scenario.nodes, this.module.shades, (code, p) => (p ? t(p.key) : ''));
     this.root.dataset.protocol = session.protocol;
     this.root.dataset.name = side.name;
     this.timeline.reset();
@@ -90,6 +103,13 @@ export class SideView {
   drawCluster(playing, ts) {
     const s = this.session;
     const key = `${s.steps}|${s.version}`;
+    if (this.large) {
+      if (key !== this.lastKey) {
+        this.lastKey = key;
+        this.swarm.update(s.pg.shades(), s.pg.wires(WIRE_LIMIT + 1));
+      }
+      return;
+    }
     if (key !== this.lastKey) {
       this.lastKey = key;
       const nodes = JSON.parse(s.pg.nodes());
@@ -213,7 +233,14 @@ export class SideView {
       if (open) items.push(['noleader', t('cap.statNoLeaderNow'), msText(open.ms), 'bad']);
       else items.push(['noleader', t('cap.statNoLeader'), msText(c?.leaderless_after_crash_ms), '']);
     }
-    if (st.siblings !== null && !st.isolation && !this.shared.consensus && s.protocol !== 'raft') items.push(['siblings', t('cap.statSiblings'), String(st.siblings), st.siblings ? 'warn' : '']);
+    const figures = this.large ? JSON.parse(s.pg.figures()) : null;
+    if (this.large) {
+      // The protocol's own headline figures (gossip: informed, rounds, messages per node) in
+      // place of the CAP figures, which need client operations these runs may not have.
+      const lines = figures && this.module.figureLines ? this.module.figureLines(figures, t) : [];
+      items.splice(0, items.length, ...lines.filter((l) => l.stat).map((l) => [l.name, l.stat, l.statValue ?? String(l.value ?? '–'), l.tone ?? '']));
+    }
+    if (!this.large && st.siblings !== null && !st.isolation && !this.shared.consensus && s.protocol !== 'raft') items.push(['siblings', t('cap.statSiblings'), String(st.siblings), st.siblings ? 'warn' : '']);
     const key = JSON.stringify(items);
     if (key !== this.statsKey) {
       this.statsKey = key;
@@ -222,7 +249,12 @@ export class SideView {
       ])));
     }
     this.drawTitle();
-    this.charts.update(st.charts, { now: s.now, end: st.end, windows: st.windows });
+    if (this.large) {
+      this.figure.update(figures && this.module.chart ? this.module.chart(figures, t) : null,
+        figures && this.module.figureLines ? this.module.figureLines(figures, t) : []);
+    } else {
+      this.charts.update(st.charts, { now: s.now, end: st.end, windows: st.windows });
+    }
     const clients = Array.from({ length: s.scenario.clients ?? 0 }, (_, i) => `c${i + 1}`);
     this.timeline.render({ history: st.history, clients, now: s.now, end: st.end, windows: st.windows, stale: st.stale, witness: st.witness });
   }
