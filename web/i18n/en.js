@@ -715,4 +715,9 @@ export default {
   'swim.fig.false': 'false suspicions {suspicions}, refutations {refutations}, live nodes declared dead {dead}',
   'swim.fig.detection': '{node} crashed at {at} ms: first suspected after {suspect}, declared dead after {dead}, dead for all after {all}',
   // end figures
+  // gossip-roles
+  'role.susceptible': 'susceptible (not informed)',
+  'role.infective': 'infective (spreading)',
+  'role.removed': 'removed (informed, stopped)',
+  // end gossip-roles
 };

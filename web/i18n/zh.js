@@ -714,4 +714,9 @@ export default {
   'swim.fig.false': '误怀疑 {suspicions} 次，反驳 {refutations} 次，被宣告死亡的存活节点 {dead} 个',
   'swim.fig.detection': '{node} 在 {at} 毫秒崩溃：{suspect} 后首次被怀疑，{dead} 后被宣告死亡，{all} 后所有节点都认为它已死亡',
   // end figures
+  // gossip-roles
+  'role.susceptible': '易感（未知情）',
+  'role.infective': '传染（正在传播）',
+  'role.removed': '移除（已知情，停止传播）',
+  // end gossip-roles
 };

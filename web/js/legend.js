@@ -14,6 +14,10 @@ const ROLE_STYLE = {
   coordinator: 'fill: var(--leader); stroke: var(--leader)',
   orchestrator: 'fill: var(--leader); stroke: var(--leader)',
   participant: 'fill: var(--follower); stroke: var(--follower-stroke)',
+  susceptible: 'fill: var(--follower); stroke: var(--follower-stroke)',
+  infective: 'fill: #e69f00; stroke: #b36b00',
+  removed: 'fill: #0072b2; stroke: #00507d',
+  member: 'fill: var(--follower); stroke: var(--follower-stroke)',
   crashed: 'fill: var(--crashed); stroke: var(--crashed)',
   paused: 'fill: var(--paused); stroke: var(--paused-stroke)',
 };

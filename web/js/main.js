@@ -181,7 +181,7 @@ class App {
     }
     let session;
     try {
-      session = new Session(Playground, source, seed, { large: (n) => this.isLarge(n) });
+      session = new Session(Playground, source, seed, { large: (n, protocol) => this.isLarge(n, protocol) });
     } catch (e) {
       throw new Error(t('err.load', { msg: e.message ?? String(e) }));
     }
@@ -190,10 +190,10 @@ class App {
     return { session, name: session.scenario.name, source, removed, inline: inline !== null };
   }
 
-  /** Whether a cluster of n nodes is drawn on the canvas (past SVG_LIMIT nodes, or asked for
-   * with ?view=canvas) rather than node by node in SVG. */
-  isLarge(n) {
-    return n > SVG_LIMIT || this.params.get('view') === 'canvas';
+  /** Whether a cluster of n nodes is drawn on the canvas rather than node by node in SVG: past
+   * SVG_LIMIT nodes for a protocol whose module colours dots (gossip, SWIM), past 64 for any. */
+  isLarge(n, protocol) {
+    return n > 64 || (n > SVG_LIMIT && Boolean(protocolModule(protocol).shades));
   }
 
   /** Makes a built session the page's run. */

@@ -23,14 +23,14 @@ export class StepBudget extends Error {
 
 export class Session {
   /** Throws (the simulator's message) when the scenario or the seed is refused. `large(n)`
-   * says whether a cluster of n nodes is drawn as a large one. */
+   * says whether a cluster of n nodes of a protocol is drawn as a large one. */
   constructor(Playground, source, seed, { large = () => false } = {}) {
     this.pg = new Playground(source, seed ?? undefined);
     this.scenario = JSON.parse(this.pg.scenarioJson());
     this.protocol = this.pg.protocol();
     this.duration = this.pg.durationMs();
     this.seed = this.pg.seed();
-    this.large = large(this.scenario.nodes);
+    this.large = large(this.scenario.nodes, this.protocol);
     // Set before the first snapshot, so that every copy keeps it.
     if (this.large) this.pg.setRecordingMessages(false);
     this.interval = this.large ? LARGE_SNAPSHOT_MS : SNAPSHOT_MS;

@@ -8,8 +8,9 @@
 // Test hooks: data-nodes, data-counts (JSON: shade code → nodes), data-wires, data-hover.
 
 const GOLDEN = Math.PI * (3 - Math.sqrt(5));
-/** Past this many nodes the page draws the canvas instead of the SVG view. */
-export const SVG_LIMIT = 64;
+/** Past this many nodes a protocol whose module names shades (gossip, SWIM) is drawn on the
+ * canvas instead of the SVG view: more circles than this round a ring overlap. */
+export const SVG_LIMIT = 24;
 /** At most this many messages are drawn as lines; with more in flight, none are. */
 export const WIRE_LIMIT = 2500;
 
@@ -180,6 +181,14 @@ export class SwarmView {
         }
         ctx.stroke();
       }
+    }
+    if (this.n <= 100 && r >= 5) {
+      // Few enough nodes to name each, under its dot.
+      ctx.font = '10px system-ui, sans-serif';
+      ctx.textAlign = 'center';
+      ctx.fillStyle = getComputedStyle(this.canvas).getPropertyValue('--muted').trim() || '#5d667a';
+      for (let i = 0; i < this.n; i++) ctx.fillText(`n${i + 1}`, this.xs[i], this.ys[i] + r + 10);
+      ctx.textAlign = 'left';
     }
     for (const [i, width] of [[this.selected, 2.5], [this.hover, 1.5]]) {
       if (i === null || i === undefined) continue;

@@ -163,7 +163,7 @@ class CapLab {
       scenario = JSON.parse(new Playground(source).scenarioJson());
       const sides = (scenario.compare ?? []).length;
       if (sides < 2 || sides > MAX_SIDES) throw new Error(t('cap.errNotCompare', { name: scenario.name }));
-      for (const side of scenario.compare) sessions.push(new Session(Playground, Playground.sideJson(source, side.name), seed, { large: (n) => n > SVG_LIMIT }));
+      for (const side of scenario.compare) sessions.push(new Session(Playground, Playground.sideJson(source, side.name), seed, { large: (n, protocol) => n > 64 || (n > SVG_LIMIT && Boolean(protocolModule(protocol).shades)) }));
     } catch (e) {
       for (const s of sessions) s.free();
       throw new Error(t('err.load', { msg: e.message ?? String(e) }));

@@ -113,22 +113,23 @@ const fn row(k: u32, residue: f64, traffic: f64, t_ave: f64, t_last: f64) -> Dem
     DemersRow { k, residue, traffic, t_ave, t_last }
 }
 
-/// Demers et al. 1987, Table 1: feedback and counters (push, 1,000 sites).
+/// Demers et al. 1987, Table 1: feedback and counters (push, 1,000 sites), with the digits the
+/// paper prints (Xerox PARC CSL-89-1, p. 10).
 pub const FEEDBACK_COUNTER: [DemersRow; 5] = [
-    row(1, 0.176, 1.74, 11.0, 16.8),
-    row(2, 0.037, 3.30, 12.1, 16.9),
-    row(3, 0.011, 4.53, 12.5, 17.4),
-    row(4, 0.0036, 5.64, 12.7, 17.5),
-    row(5, 0.0012, 6.68, 12.8, 17.7),
+    row(1, 0.18, 1.7, 11.0, 16.8),
+    row(2, 0.037, 3.3, 12.1, 16.9),
+    row(3, 0.011, 4.5, 12.5, 17.4),
+    row(4, 0.0036, 5.6, 12.7, 17.5),
+    row(5, 0.0012, 6.7, 12.8, 17.7),
 ];
 
-/// Demers et al. 1987, Table 2: blind and coin (push, 1,000 sites).
+/// Demers et al. 1987, Table 2: blind and coin (push, 1,000 sites), as printed.
 pub const BLIND_COIN: [DemersRow; 5] = [
-    row(1, 0.960, 0.04, 19.0, 38.0),
-    row(2, 0.205, 1.59, 17.0, 33.0),
-    row(3, 0.060, 2.82, 15.0, 32.0),
-    row(4, 0.021, 3.91, 14.1, 32.0),
-    row(5, 0.008, 4.95, 13.8, 32.0),
+    row(1, 0.96, 0.04, 19.0, 38.0),
+    row(2, 0.20, 1.6, 17.0, 33.0),
+    row(3, 0.060, 2.8, 15.0, 32.0),
+    row(4, 0.021, 3.9, 14.1, 32.0),
+    row(5, 0.008, 4.9, 13.8, 32.0),
 ];
 
 /// Demers §1.4's differential-equation residue for feedback with a coin of 1/k: the root in
