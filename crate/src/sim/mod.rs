@@ -13,6 +13,7 @@ mod queue;
 pub mod rng;
 pub mod time;
 pub mod trace;
+mod views;
 
 pub use action::{Action, Target, Text, TimedAction};
 pub use engine::{LeaderChange, Sim, SimConfig, Stats};
