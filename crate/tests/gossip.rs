@@ -56,7 +56,12 @@ fn figures_of(s: &Sim<Gossip>) -> Value {
         .nodes()
         .iter()
         .enumerate()
-        .map(|(i, n)| NodeRef { id: NodeId(i as u16), live: n.state.as_ref(), durable: n.durable.as_ref() })
+        .map(|(i, n)| NodeRef {
+            id: NodeId(i as u16),
+            live: n.state.as_ref(),
+            durable: n.durable.as_ref(),
+            clock: Time::ZERO,
+        })
         .collect();
     figures(&refs, s.now(), s.params())
 }
@@ -207,7 +212,7 @@ fn the_invariants_catch_a_broken_node() {
     let mut out: Vec<Violation> = Vec::new();
     let mut node = Gossip::blank(NodeId(1), 3, params);
     node.force_entry("x", "forged", Version { at_us: 5, node: NodeId(0) });
-    let refs = [NodeRef { id: NodeId(1), live: Some(&node), durable: None }];
+    let refs = [NodeRef { id: NodeId(1), live: Some(&node), durable: None, clock: Time::ZERO }];
     checker.check(&refs, Time::ZERO, &mut out);
     assert_eq!(out.len(), 1, "{out:?}");
     assert_eq!(out[0].invariant, "Validity");
@@ -215,7 +220,7 @@ fn the_invariants_catch_a_broken_node() {
 
     out.clear();
     node.force_entry("x", "older", Version { at_us: 1, node: NodeId(0) });
-    let refs = [NodeRef { id: NodeId(1), live: Some(&node), durable: None }];
+    let refs = [NodeRef { id: NodeId(1), live: Some(&node), durable: None, clock: Time::ZERO }];
     checker.check(&refs, Time::ZERO, &mut out);
     assert!(out.iter().any(|v| v.invariant == "Monotonic Versions"), "{out:?}");
 }

@@ -204,8 +204,16 @@ fn acc(ballot: Ballot, command: Command, chosen: bool) -> Option<Slot> {
 }
 
 fn check(checker: &mut MultiPaxosInvariants, nodes: &[MultiPaxosDurable]) -> Vec<&'static str> {
-    let refs: Vec<NodeRef<'_, MultiPaxos>> =
-        nodes.iter().enumerate().map(|(i, d)| NodeRef { id: NodeId(i as u16), live: None, durable: Some(d) }).collect();
+    let refs: Vec<NodeRef<'_, MultiPaxos>> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, d)| NodeRef {
+            id: NodeId(i as u16),
+            live: None,
+            durable: Some(d),
+            clock: caplab::sim::time::Time::ZERO,
+        })
+        .collect();
     let mut out = Vec::new();
     checker.check(&refs, Time::ZERO, &mut out);
     out.into_iter().map(|v| v.invariant).collect()

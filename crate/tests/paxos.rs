@@ -99,8 +99,16 @@ fn check(checker: &mut PaxosInvariants, journals: &[Vec<Event>]) -> Vec<Violatio
             p
         })
         .collect();
-    let refs: Vec<NodeRef<'_, Paxos>> =
-        nodes.iter().enumerate().map(|(i, p)| NodeRef { id: NodeId(i as u16), live: Some(p), durable: None }).collect();
+    let refs: Vec<NodeRef<'_, Paxos>> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| NodeRef {
+            id: NodeId(i as u16),
+            live: Some(p),
+            durable: None,
+            clock: caplab::sim::time::Time::ZERO,
+        })
+        .collect();
     let mut out = Vec::new();
     checker.check(&refs, Time::ZERO, &mut out);
     out

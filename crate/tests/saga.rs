@@ -307,8 +307,16 @@ fn applied(saga: &str, step: u32, applied: bool) -> StepEvent {
 }
 
 fn check(disks: &[Disk]) -> Vec<Violation> {
-    let nodes: Vec<NodeRef<'_, Saga>> =
-        disks.iter().enumerate().map(|(i, d)| NodeRef { id: NodeId(i as u16), live: None, durable: Some(d) }).collect();
+    let nodes: Vec<NodeRef<'_, Saga>> = disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| NodeRef {
+            id: NodeId(i as u16),
+            live: None,
+            durable: Some(d),
+            clock: caplab::sim::time::Time::ZERO,
+        })
+        .collect();
     let mut inv = SagaInvariants::default();
     let mut out = Vec::new();
     inv.check(&nodes, Time(0), &mut out);

@@ -147,7 +147,7 @@ fn the_invariants_catch_a_broken_node() {
     let check = |node: &Swim| {
         let mut checker = SwimInvariants::default();
         let mut out = Vec::new();
-        let refs = [NodeRef { id: node.id(), live: Some(node), durable: None }];
+        let refs = [NodeRef { id: node.id(), live: Some(node), durable: None, clock: caplab::sim::time::Time::ZERO }];
         checker.check(&refs, Time::ZERO, &mut out);
         out.into_iter().map(|v| v.invariant).collect::<Vec<_>>()
     };
@@ -167,9 +167,17 @@ fn the_invariants_catch_a_broken_node() {
     let mut out = Vec::new();
     let mut n = Swim::blank(NodeId(0), 4, params);
     n.tamper(NodeId(0), State::Alive, 2);
-    checker.check(&[NodeRef { id: NodeId(0), live: Some(&n), durable: None }], Time::ZERO, &mut out);
+    checker.check(
+        &[NodeRef { id: NodeId(0), live: Some(&n), durable: None, clock: caplab::sim::time::Time::ZERO }],
+        Time::ZERO,
+        &mut out,
+    );
     let fresh = Swim::blank(NodeId(0), 4, SwimParams::default());
-    checker.check(&[NodeRef { id: NodeId(0), live: Some(&fresh), durable: None }], Time::ZERO, &mut out);
+    checker.check(
+        &[NodeRef { id: NodeId(0), live: Some(&fresh), durable: None, clock: caplab::sim::time::Time::ZERO }],
+        Time::ZERO,
+        &mut out,
+    );
     assert!(out.iter().any(|v| v.invariant == "Own Incarnation Grows"), "{out:?}");
 }
 

@@ -408,7 +408,12 @@ fn the_invariants_catch_a_split_decision_and_a_commit_without_every_yes() {
     let refs: Vec<NodeRef<'_, ThreePc>> = [&n1, &n2, &n3]
         .iter()
         .enumerate()
-        .map(|(i, d)| NodeRef { id: NodeId(i as u16), live: None, durable: Some(*d) })
+        .map(|(i, d)| NodeRef {
+            id: NodeId(i as u16),
+            live: None,
+            durable: Some(*d),
+            clock: caplab::sim::time::Time::ZERO,
+        })
         .collect();
     let mut inv = ThreePcInvariants::default();
     let mut out = Vec::new();
@@ -424,7 +429,12 @@ fn the_invariants_catch_a_split_decision_and_a_commit_without_every_yes() {
     let refs: Vec<NodeRef<'_, ThreePc>> = [&n1, &n2, &n3]
         .iter()
         .enumerate()
-        .map(|(i, d)| NodeRef { id: NodeId(i as u16), live: None, durable: Some(*d) })
+        .map(|(i, d)| NodeRef {
+            id: NodeId(i as u16),
+            live: None,
+            durable: Some(*d),
+            clock: caplab::sim::time::Time::ZERO,
+        })
         .collect();
     let mut out = Vec::new();
     ThreePcInvariants::default().check(&refs, Time(0), &mut out);

@@ -302,7 +302,7 @@ fn duplicated_and_late_messages_and_retries_are_harmless() {
 fn a_prepare_that_arrives_after_the_abort_is_harmless() {
     let mut sim = cluster("{}", TXN_XY, NET);
     run_until_in_flight(sim.as_mut(), "n1", "n3", "Prepare");
-    apply(sim.as_mut(), Action::Pause { node: Target::Node(NodeId(2)) });
+    apply(sim.as_mut(), Action::Pause { node: Target::Node(NodeId(2)), ms: None });
     run_to(sim.as_mut(), 2000);
     assert_eq!(decision(&txn(sim.as_ref(), "c1.1"), "n1"), Some(Decision::Abort), "the vote timed out");
     apply(sim.as_mut(), Action::Resume { node: Target::Node(NodeId(2)) });

@@ -9,11 +9,13 @@ use super::linearizability;
 use crate::protocols::{self, FuzzFaults};
 use crate::scenario::{FORMAT, NetworkSpec, Scenario, ScenarioError, TimelineEntry};
 use crate::sim::action::{Action, Target, Text};
+use crate::sim::clock::ClockSetting;
 use crate::sim::ids::{ActorId, ClientId, NodeId};
 use crate::sim::rng::SimRng;
 use crate::sim::time::Time;
 use crate::workload::history::{HistoryEntry, OpKind, Outcome};
 use crate::workload::{WorkloadSpec, key_name};
+use std::collections::BTreeMap;
 
 /// The shape of every fuzz run; fixed so that a seed alone reproduces a run.
 pub struct FuzzPlan {
@@ -51,6 +53,24 @@ pub struct FuzzReport {
     pub steps: u64,
     pub operations: u64,
     pub failures: Vec<FuzzFailure>,
+}
+
+/// Each node's clock for a protocol that allows `max_drift`: a drift in steps of 1 % and an
+/// offset up to a second either way. Drawn from a generator of its own, so that the faults of a
+/// seed are the same with clocks or without.
+fn fuzz_clocks(seed: u64, nodes: u16, max_drift: f64) -> BTreeMap<String, ClockSetting> {
+    let mut clocks = BTreeMap::new();
+    let steps = (max_drift * 100.0).floor() as u64;
+    if steps == 0 {
+        return clocks;
+    }
+    let mut rng = SimRng::new(seed ^ 0x5851_f42d_4c95_7f2d);
+    for i in 0..nodes {
+        let drift = (rng.below(2 * steps + 1) as f64 - steps as f64) / 100.0;
+        let offset_ms = rng.below(2001) as i64 - 1000;
+        clocks.insert(NodeId(i).to_string(), ClockSetting { offset_ms: Some(offset_ms), drift: Some(drift) });
+    }
+    clocks
 }
 
 /// Builds the scenario of one fuzz seed.
@@ -93,7 +113,7 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
             5 => Action::Isolate { node: if rng.chance(500_000) { lead } else { Target::Node(n) } },
             6 => Action::Crash { node: if rng.chance(500_000) { lead } else { Target::Node(n) } },
             7 | 8 => Action::Restart { node: Target::Node(n) },
-            9 => Action::Pause { node: Target::Node(n) },
+            9 => Action::Pause { node: Target::Node(n), ms: None },
             10 => Action::Resume { node: Target::Node(n) },
             _ => Action::Network {
                 latency_ms: None,
@@ -130,6 +150,7 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
             },
         });
     }
+    let clocks = fuzz_clocks(seed, plan.nodes, info.map_or(0.0, |p| p.fuzz_drift));
     let timeout_ms = 400;
     let retries = 4;
     let duration_ms = reads_at as u64 + plan.keys as u64 * timeout_ms * (retries as u64 + 1) + 1000;
@@ -147,6 +168,7 @@ pub fn scenario(protocol: &str, seed: u64, plan: &FuzzPlan) -> Scenario {
         seed,
         duration_ms,
         params,
+        clocks,
         network: NetworkSpec { latency_ms: [1.0, 12.0], drop: 0.0, duplicate: 0.0 },
         workload: WorkloadSpec {
             rate: 8.0,

@@ -52,6 +52,11 @@ pub struct ProtocolInfo {
     /// A check of its own that `caplab fuzz` runs at the end of every seed, beside the
     /// invariants and `settled` (SWIM: with no message lost, no live node was declared dead).
     pub fuzz_check: Option<SimCheck>,
+    /// How far `caplab fuzz` sets the nodes' clocks off true time: each node's clock runs at a
+    /// drift drawn from `-fuzz_drift..=fuzz_drift` with an offset of up to a second either way.
+    /// 0 (true clocks) for the protocols that do not read clocks; the lease protocols set the
+    /// drift their guard allows for, so that the fuzzer judges them within their bounds.
+    pub fuzz_drift: f64,
 }
 
 /// [`ProtocolInfo::max_nodes`] of the protocols drawn node by node.
@@ -78,6 +83,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "nwr",
@@ -90,6 +96,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "twopc",
@@ -102,6 +109,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "threepc",
@@ -114,6 +122,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "saga",
@@ -127,6 +136,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "paxos",
@@ -139,6 +149,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 60,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "multipaxos",
@@ -151,6 +162,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "zab",
@@ -163,6 +175,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: DEFAULT_MAX_NODES,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "gossip",
@@ -176,6 +189,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 3,
         max_nodes: 10_000,
         fuzz_check: None,
+        fuzz_drift: 0.0,
     },
     ProtocolInfo {
         name: "swim",
@@ -190,6 +204,7 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_keys: 0,
         max_nodes: 10_000,
         fuzz_check: Some(swim::fuzz_check),
+        fuzz_drift: 0.0,
     },
 ];
 

@@ -6,7 +6,7 @@ pub mod expect;
 pub mod library;
 pub mod run;
 
-use crate::sim::action::{Action, Text, TimedAction};
+use crate::sim::action::{Action, Target, Text, TimedAction};
 use crate::sim::network::LinkProfile;
 use crate::sim::rng::probability_to_ppm;
 use crate::workload::WorkloadSpec;
@@ -145,6 +145,10 @@ pub struct Scenario {
     pub network: NetworkSpec,
     #[serde(default)]
     pub workload: WorkloadSpec,
+    /// Nodes whose clocks are not true from the start: `{"n2": {"offset_ms": -200, "drift": 0.3}}`
+    /// (drift 0.3: runs 30 % fast). They become `clock` actions at time 0, before the timeline.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub clocks: std::collections::BTreeMap<String, crate::sim::clock::ClockSetting>,
     #[serde(default)]
     pub timeline: Vec<TimelineEntry>,
     #[serde(default)]
@@ -244,6 +248,14 @@ impl Scenario {
             {
                 return Err(invalid(field, format!("{t} is after the end of the run ({} ms)", self.duration_ms)));
             }
+        }
+        for name in self.clocks.keys() {
+            if !matches!(crate::sim::ids::parse_actor(name), Ok(crate::sim::ids::ActorId::Node(_))) {
+                return Err(invalid(format!("clocks.{name}"), format!("`{name}` is not a node: use n1, n2, ...")));
+            }
+        }
+        for (action, name) in self.clock_actions().into_iter().zip(self.clocks.keys()) {
+            action.action.validate(self.nodes, self.clients).map_err(|p| invalid(format!("clocks.{name}"), p))?;
         }
         let mut previous = 0.0;
         for (i, entry) in self.timeline.iter().enumerate() {
@@ -359,8 +371,24 @@ impl Scenario {
         Ok(s)
     }
 
+    /// The `clocks` as actions at time 0 (`validate` has refused a name that is not a node).
+    fn clock_actions(&self) -> Vec<TimedAction> {
+        use crate::sim::ids::{ActorId, parse_actor};
+        self.clocks
+            .iter()
+            .filter_map(|(name, c)| match parse_actor(name) {
+                Ok(ActorId::Node(n)) => Some(TimedAction {
+                    at_us: 0,
+                    action: Action::Clock { node: Target::Node(n), offset_ms: c.offset_ms, drift: c.drift },
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn timeline_actions(&self) -> Vec<TimedAction> {
-        self.timeline.iter().map(|e| TimedAction { at_us: ms_to_us(e.at_ms), action: e.action.clone() }).collect()
+        let timeline = self.timeline.iter().map(|e| TimedAction { at_us: ms_to_us(e.at_ms), action: e.action.clone() });
+        self.clock_actions().into_iter().chain(timeline).collect()
     }
 
     pub fn to_json(&self) -> String {

@@ -95,9 +95,13 @@ pub enum Action {
     Restart {
         node: Target,
     },
-    /// Freeze a node: its timers and incoming messages wait until `resume`.
+    /// Freeze a node: its timers and incoming messages wait until `resume`. With `ms`, a stop
+    /// like a long garbage collection: the node resumes by itself after that much true time.
+    /// Its clock keeps running through the pause.
     Pause {
         node: Target,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
     },
     Resume {
         node: Target,
@@ -121,6 +125,16 @@ pub enum Action {
         keys: Option<Vec<String>>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         node: Option<NodeId>,
+    },
+    /// Step a node's clock to read true time plus `offset_ms` from now on, and/or make it run
+    /// at `1 + drift` times true speed (0.2: 20 % fast). Its pending timers, set on its own
+    /// clock, move with a change of rate.
+    Clock {
+        node: Target,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        offset_ms: Option<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        drift: Option<f64>,
     },
     /// Change the network's latency range (milliseconds) and loss rates (0 to 1).
     Network {
@@ -163,6 +177,7 @@ impl Action {
             Action::Restart { .. } => "restart",
             Action::Pause { .. } => "pause",
             Action::Resume { .. } => "resume",
+            Action::Clock { .. } => "clock",
             Action::Timeout { .. } => "timeout",
             Action::Request { .. } => "request",
             Action::Network { .. } => "network",
@@ -213,9 +228,26 @@ impl Action {
             Action::Isolate { node }
             | Action::Crash { node }
             | Action::Restart { node }
-            | Action::Pause { node }
             | Action::Resume { node }
             | Action::Timeout { node } => target(node),
+            Action::Pause { node, ms } => {
+                if let Some(ms) = ms
+                    && (*ms == 0 || *ms > crate::sim::protocol::MAX_TIMING_MS)
+                {
+                    return Err(format!(
+                        "a pause lasts from 1 to {} ms, not {ms}",
+                        crate::sim::protocol::MAX_TIMING_MS
+                    ));
+                }
+                target(node)
+            }
+            Action::Clock { node, offset_ms, drift } => {
+                if offset_ms.is_none() && drift.is_none() {
+                    return Err("clock needs `offset_ms`, `drift` or both".into());
+                }
+                super::clock::ClockSetting { offset_ms: *offset_ms, drift: *drift }.validate()?;
+                target(node)
+            }
             Action::Request { client, op, key, value, keys, node } => {
                 actor(&ActorId::Client(*client))?;
                 if let Some(n) = node {
@@ -320,6 +352,17 @@ mod tests {
         assert_eq!(serde_json::to_string(&c).unwrap(), r#"{"action":"configure","params":{"mode":"strict","w":3}}"#);
         let e = serde_json::from_str::<Action>(r#"{"action":"configure","params":3}"#).unwrap_err();
         assert!(e.to_string().contains("expected a map"), "{e}");
+        let p: Action = serde_json::from_str(r#"{"action":"pause","node":"n2","ms":3000}"#).unwrap();
+        assert_eq!(p.validate(3, 0), Ok(()));
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"action":"pause","node":"n2","ms":3000}"#);
+        let p: Action = serde_json::from_str(r#"{"action":"pause","node":"n2","ms":0}"#).unwrap();
+        assert!(p.validate(3, 0).unwrap_err().contains("from 1"));
+        let c: Action = serde_json::from_str(r#"{"action":"clock","node":"n2","drift":-2}"#).unwrap();
+        assert!(c.validate(3, 0).unwrap_err().contains("drift must be"));
+        let c: Action = serde_json::from_str(r#"{"action":"clock","node":"n4","drift":0.2}"#).unwrap();
+        assert!(c.validate(3, 0).unwrap_err().contains("n4 does not exist"));
+        let c: Action = serde_json::from_str(r#"{"action":"clock","node":"n1"}"#).unwrap();
+        assert!(c.validate(3, 0).unwrap_err().contains("needs"));
         let empty: Action = serde_json::from_str(r#"{"action":"configure","params":{}}"#).unwrap();
         assert!(empty.validate(3, 0).unwrap_err().contains("at least one parameter"));
     }

@@ -18,6 +18,9 @@ pub struct ActorView {
     pub role: String,
     #[serde(flatten)]
     pub view: NodeView,
+    /// The node's own clock, when it is not true time (a scenario's `clocks`, a `clock` action).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<super::clock::ClockView>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -172,15 +175,17 @@ impl<P: Protocol> Simulation for Sim<P> {
             .enumerate()
             .map(|(i, slot)| {
                 let id = NodeId(i as u16).to_string();
-                match (&slot.state, &slot.durable) {
+                let clock = (!slot.clock.is_true()).then(|| slot.clock.view(self.now()));
+                let (role, view) = match (&slot.state, &slot.durable) {
                     (Some(p), _) => {
                         let view = p.view();
                         let role = if slot.paused { "paused".to_string() } else { view.role.clone() };
-                        ActorView { id, role, view }
+                        (role, view)
                     }
-                    (None, Some(d)) => ActorView { id, role: "crashed".into(), view: P::durable_view(d) },
-                    (None, None) => ActorView { id, role: "crashed".into(), view: NodeView::default() },
-                }
+                    (None, Some(d)) => ("crashed".into(), P::durable_view(d)),
+                    (None, None) => ("crashed".into(), NodeView::default()),
+                };
+                ActorView { id, role, view, clock }
             })
             .collect()
     }

@@ -33,6 +33,10 @@ pub struct NodeSlot<P: Protocol> {
     /// What survived the last crash; taken back on restart.
     pub durable: Option<P::Durable>,
     pub paused: bool,
+    /// The node's own clock (it survives a crash: it is the machine's, not the process's).
+    pub(crate) clock: super::clock::Clock,
+    /// Which pause the node is in (to match a pause's own end, `Due::Wake`).
+    pub(crate) pause_id: u64,
     /// Set timers: generation (to ignore stale queue entries) and when each fires.
     pub(crate) timers: BTreeMap<P::Timer, (u64, Time)>,
     pub(crate) held: Vec<Held<P>>,
@@ -96,7 +100,7 @@ pub struct SimConfig<P: Protocol> {
 #[derive(Clone)]
 pub struct Sim<P: Protocol> {
     pub(crate) now: Time,
-    seq: u64,
+    pub(crate) seq: u64,
     pub(crate) queue: BinaryHeap<Queued<P>>,
     pub(crate) rng: SimRng,
     pub(crate) net: Network,
@@ -132,6 +136,8 @@ pub struct Sim<P: Protocol> {
     /// The nodes the current step touched, for invariants that check each node on its own
     /// (`Invariants::LOCAL`).
     pub(crate) touched: Vec<NodeId>,
+    /// Pauses begun so far.
+    pub(crate) pause_generation: u64,
 }
 
 impl<P: Protocol> Sim<P> {
@@ -165,6 +171,7 @@ impl<P: Protocol> Sim<P> {
             leadership: Vec::new(),
             leader_dirty: false,
             touched: Vec::new(),
+            pause_generation: 0,
         };
         for action in timeline {
             sim.push(Time(action.at_us), 1, Due::Action(action.action));
@@ -174,6 +181,8 @@ impl<P: Protocol> Sim<P> {
                 state: None,
                 durable: None,
                 paused: false,
+                clock: Default::default(),
+                pause_id: 0,
                 timers: BTreeMap::new(),
                 held: Vec::new(),
             });
@@ -336,7 +345,7 @@ impl<P: Protocol> Sim<P> {
             }
             Due::Client { client, token, .. } => self.clients[client.index()].token != *token,
             Due::Deliver(m) => self.removed.contains(&m.id),
-            Due::Action(_) => false,
+            Due::Action(_) | Due::Wake { .. } => false,
         }
     }
 
@@ -356,6 +365,7 @@ impl<P: Protocol> Sim<P> {
             Due::Timer { node, timer, generation } => self.fire_timer(node, timer, generation),
             Due::Client { client, timer, .. } => self.client_timer(client, timer),
             Due::Action(action) => self.apply_action(action),
+            Due::Wake { node, pause } => self.wake(node, pause),
         }
     }
 
@@ -415,10 +425,12 @@ impl<P: Protocol> Sim<P> {
     /// Runs one callback on a live node and carries out its effects.
     pub(crate) fn with_node(&mut self, n: NodeId, f: impl FnOnce(&mut P, &mut Ctx<'_, P>)) {
         let Sim { nodes, rng, outbox, now, .. } = self;
-        let Some(state) = nodes[n.index()].state.as_mut() else { return };
+        let slot = &mut nodes[n.index()];
+        let clock = slot.clock.read(*now);
+        let Some(state) = slot.state.as_mut() else { return };
         self.touched.push(n);
         let before = state.status();
-        let mut ctx = Ctx { now: *now, id: n, rng, out: outbox };
+        let mut ctx = Ctx { now: *now, clock, id: n, rng, out: outbox };
         f(state, &mut ctx);
         let after = state.status();
         self.flush(n);
@@ -431,7 +443,8 @@ impl<P: Protocol> Sim<P> {
     pub(crate) fn start_node(&mut self, n: NodeId, durable: Option<P::Durable>) {
         let Sim { rng, outbox, now, params, nodes, .. } = self;
         let count = nodes.len() as u16;
-        let mut ctx = Ctx { now: *now, id: n, rng, out: outbox };
+        let clock = nodes[n.index()].clock.read(*now);
+        let mut ctx = Ctx { now: *now, clock, id: n, rng, out: outbox };
         let state = P::start(n, count, params, durable, &mut ctx);
         let status = state.status();
         self.nodes[n.index()].state = Some(state);
@@ -451,7 +464,8 @@ impl<P: Protocol> Sim<P> {
             match command {
                 TimerCommand::Set(timer, after) => {
                     let generation = self.seq + 1;
-                    let at = self.now.after(after);
+                    // `after` is on the node's own clock.
+                    let at = self.now.after(slot.clock.true_span(after));
                     slot.timers.insert(timer.clone(), (generation, at));
                     self.push(at, 0, Due::Timer { node: n, timer, generation });
                 }
@@ -562,11 +576,16 @@ impl<P: Protocol> Sim<P> {
                 .iter()
                 .map(|&n| {
                     let s = &self.nodes[n.index()];
-                    NodeRef { id: n, live: s.state.as_ref(), durable: s.durable.as_ref() }
+                    NodeRef {
+                        id: n,
+                        live: s.state.as_ref(),
+                        durable: s.durable.as_ref(),
+                        clock: s.clock.read(self.now),
+                    }
                 })
                 .collect()
         } else {
-            refs_of(&self.nodes)
+            refs_of(&self.nodes, self.now)
         };
         let mut found = std::mem::take(&mut self.scratch_violations);
         self.checker.check(&refs, self.now, &mut found);

@@ -118,7 +118,21 @@ impl<P: Protocol> Sim<P> {
                 self.start_node(*n, durable);
                 return;
             }
-            Action::Pause { node: Target::Node(n) } => self.nodes[n.index()].paused = true,
+            Action::Pause { node: Target::Node(n), ms } => {
+                self.nodes[n.index()].paused = true;
+                self.pause_generation += 1;
+                self.nodes[n.index()].pause_id = self.pause_generation;
+                if let Some(ms) = ms {
+                    let at = self.now.after(ms.saturating_mul(1000));
+                    self.push(at, 1, Due::Wake { node: *n, pause: self.pause_generation });
+                }
+            }
+            Action::Clock { node: Target::Node(n), offset_ms, drift } => {
+                let setting = super::clock::ClockSetting { offset_ms: *offset_ms, drift: *drift };
+                self.emit(TraceEvent::Fault { action: action.clone() });
+                self.set_clock(*n, setting);
+                return;
+            }
             Action::Resume { node: Target::Node(n) } => {
                 self.emit(TraceEvent::Fault { action: action.clone() });
                 self.resume(*n);
@@ -156,8 +170,9 @@ impl<P: Protocol> Sim<P> {
             Isolate { node }
             | Crash { node }
             | Restart { node }
-            | Pause { node }
+            | Pause { node, .. }
             | Resume { node }
+            | Clock { node, .. }
             | Timeout { node } => *node,
             Drop { message } if !self.in_flight().iter().any(|m| m.id == *message) => {
                 let reason = format!("message {message} is not in flight");
@@ -193,7 +208,8 @@ impl<P: Protocol> Sim<P> {
             Isolate { .. } => Isolate { node },
             Crash { .. } => Crash { node },
             Restart { .. } => Restart { node },
-            Pause { .. } => Pause { node },
+            Pause { ms, .. } => Pause { node, ms },
+            Clock { offset_ms, drift, .. } => Clock { node, offset_ms, drift },
             Resume { .. } => Resume { node },
             Timeout { .. } => Timeout { node },
             other => other,
@@ -220,6 +236,18 @@ impl<P: Protocol> Sim<P> {
         slot.timers.clear();
         slot.held.clear();
         slot.paused = false;
+    }
+
+    /// The end of a pause with `ms`: the node resumes by itself, unless that pause already
+    /// ended (someone resumed it, or it crashed and another pause began since).
+    pub(crate) fn wake(&mut self, n: NodeId, pause: u64) {
+        let slot = &self.nodes[n.index()];
+        if !slot.paused || slot.pause_id != pause {
+            return;
+        }
+        // Not recorded among the applied actions: replaying the pause schedules this again.
+        self.emit(TraceEvent::Fault { action: Action::Resume { node: Target::Node(n) } });
+        self.resume(n);
     }
 
     fn resume(&mut self, n: NodeId) {

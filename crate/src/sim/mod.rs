@@ -3,6 +3,7 @@
 
 pub mod action;
 mod clients;
+pub mod clock;
 pub mod dynamic;
 pub mod engine;
 mod faults;

@@ -168,6 +168,15 @@ pub struct NodeRef<'a, P: Protocol> {
     pub id: NodeId,
     pub live: Option<&'a P>,
     pub durable: Option<&'a P::Durable>,
+    /// What the node's own clock reads now (true time for a node whose clock was never set).
+    pub clock: Time,
+}
+
+impl<'a, P: Protocol> NodeRef<'a, P> {
+    /// A live node whose clock reads true time `now`, for invariant tests.
+    pub fn live(id: NodeId, state: &'a P, now: Time) -> Self {
+        NodeRef { id, live: Some(state), durable: None, clock: now }
+    }
 }
 
 /// A protocol's safety properties. Checkers may keep state across steps (for example every
@@ -300,14 +309,24 @@ impl<P: Protocol> Clone for Outbox<P> {
 /// A protocol's handle on the world during one callback.
 pub struct Ctx<'a, P: Protocol> {
     pub(crate) now: Time,
+    pub(crate) clock: Time,
     pub(crate) id: NodeId,
     pub(crate) rng: &'a mut SimRng,
     pub(crate) out: &'a mut Outbox<P>,
 }
 
 impl<P: Protocol> Ctx<'_, P> {
+    /// True time. A protocol must not decide anything by it (no real node can read it); it is
+    /// for records the page and the checkers show, such as when a transaction began.
     pub fn now(&self) -> Time {
         self.now
+    }
+
+    /// What this node's own clock reads: true time scaled by the node's drift and shifted by
+    /// its offset. Leases and failure detectors judge time by this (and by timers, which are
+    /// set on the same clock).
+    pub fn clock(&self) -> Time {
+        self.clock
     }
 
     pub fn id(&self) -> NodeId {
@@ -322,6 +341,8 @@ impl<P: Protocol> Ctx<'_, P> {
         self.out.sends.push((to, msg));
     }
 
+    /// Sets a timer `after` microseconds from now on the node's own clock: a clock running
+    /// 20 % fast fires it after `after / 1.2` of true time.
     pub fn set_timer(&mut self, after: Micros, timer: P::Timer) {
         self.out.timers.push(TimerCommand::Set(timer, after));
     }

@@ -35,9 +35,22 @@ pub enum ClientTimer {
 #[derive(Clone, Debug)]
 pub(crate) enum Due<P: Protocol> {
     Deliver(Box<InFlight<P::Msg>>),
-    Timer { node: NodeId, timer: P::Timer, generation: u64 },
-    Client { client: ClientId, token: u64, timer: ClientTimer },
+    Timer {
+        node: NodeId,
+        timer: P::Timer,
+        generation: u64,
+    },
+    Client {
+        client: ClientId,
+        token: u64,
+        timer: ClientTimer,
+    },
     Action(Action),
+    /// The end of a pause that was given a length (`pause` is which pause).
+    Wake {
+        node: NodeId,
+        pause: u64,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -7,6 +7,7 @@ use super::engine::{NodeSlot, Sim};
 use super::ids::{ActorId, ClientId, NodeId};
 use super::protocol::{NodeRef, NodeStatus, Protocol, SHADE_PAUSED};
 use super::queue::{Due, Held, InFlight};
+use super::time::Time;
 use super::trace::{DropReason, Payload, TraceEvent};
 
 impl<P: Protocol> Sim<P> {
@@ -52,7 +53,7 @@ impl<P: Protocol> Sim<P> {
 
     /// Every node as the invariant checkers see it.
     pub fn node_refs(&self) -> Vec<NodeRef<'_, P>> {
-        refs_of(&self.nodes)
+        refs_of(&self.nodes, self.now)
     }
 
     /// One byte per node for the drawing of a large cluster (`Protocol::shades`), paused nodes
@@ -122,10 +123,15 @@ impl<P: Protocol> Sim<P> {
     }
 }
 
-pub(crate) fn refs_of<P: Protocol>(nodes: &[NodeSlot<P>]) -> Vec<NodeRef<'_, P>> {
+pub(crate) fn refs_of<P: Protocol>(nodes: &[NodeSlot<P>], now: Time) -> Vec<NodeRef<'_, P>> {
     nodes
         .iter()
         .enumerate()
-        .map(|(i, s)| NodeRef { id: NodeId(i as u16), live: s.state.as_ref(), durable: s.durable.as_ref() })
+        .map(|(i, s)| NodeRef {
+            id: NodeId(i as u16),
+            live: s.state.as_ref(),
+            durable: s.durable.as_ref(),
+            clock: s.clock.read(now),
+        })
         .collect()
 }

@@ -77,7 +77,12 @@ pub fn run_once(n: u16, params: &GossipParams, seed: u64, until_all: bool) -> Ou
         .nodes()
         .iter()
         .enumerate()
-        .map(|(i, s)| NodeRef { id: NodeId(i as u16), live: s.state.as_ref(), durable: s.durable.as_ref() })
+        .map(|(i, s)| NodeRef {
+            id: NodeId(i as u16),
+            live: s.state.as_ref(),
+            durable: s.durable.as_ref(),
+            clock: Time::ZERO,
+        })
         .collect();
     let f = figures(&refs, sim.now(), params);
     let live = f["live"].as_f64().unwrap_or(0.0).max(1.0);

@@ -263,7 +263,7 @@ mod tests {
 
     fn check(checker: &mut MultiPaxosInvariants, nodes: &[MultiPaxos]) -> Vec<&'static str> {
         let refs: Vec<NodeRef<'_, MultiPaxos>> =
-            nodes.iter().map(|n| NodeRef { id: n.id, live: Some(n), durable: None }).collect();
+            nodes.iter().map(|n| NodeRef { id: n.id, live: Some(n), durable: None, clock: Time::ZERO }).collect();
         let mut out = Vec::new();
         checker.check(&refs, Time::ZERO, &mut out);
         out.into_iter().map(|v| v.invariant).collect()

@@ -239,7 +239,7 @@ mod tests {
             })
             .collect();
         let refs: Vec<NodeRef<'_, Paxos>> =
-            nodes.iter().map(|p| NodeRef { id: p.id, live: Some(p), durable: None }).collect();
+            nodes.iter().map(|p| NodeRef { id: p.id, live: Some(p), durable: None, clock: Time::ZERO }).collect();
         let mut out = Vec::new();
         checker.check(&refs, Time::ZERO, &mut out);
         out.into_iter().map(|v| v.invariant).collect()

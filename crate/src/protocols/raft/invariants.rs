@@ -387,7 +387,7 @@ mod tests {
 
     fn check(checker: &mut RaftInvariants, nodes: &[Raft]) -> Vec<&'static str> {
         let refs: Vec<NodeRef<'_, Raft>> =
-            nodes.iter().map(|r| NodeRef { id: r.id, live: Some(r), durable: None }).collect();
+            nodes.iter().map(|r| NodeRef { id: r.id, live: Some(r), durable: None, clock: Time::ZERO }).collect();
         let mut out = Vec::new();
         checker.check(&refs, Time::ZERO, &mut out);
         out.into_iter().map(|v| v.invariant).collect()

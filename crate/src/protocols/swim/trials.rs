@@ -132,7 +132,12 @@ pub fn run_seed(seed: u64, quick: bool) -> Outcome {
         .nodes()
         .iter()
         .enumerate()
-        .map(|(i, s)| NodeRef { id: NodeId(i as u16), live: s.state.as_ref(), durable: s.durable.as_ref() })
+        .map(|(i, s)| NodeRef {
+            id: NodeId(i as u16),
+            live: s.state.as_ref(),
+            durable: s.durable.as_ref(),
+            clock: Time::ZERO,
+        })
         .collect();
     let figures = super::figures(&refs, sim.now(), &params, sim.applied_actions());
     for d in figures["detections"].as_array().into_iter().flatten() {

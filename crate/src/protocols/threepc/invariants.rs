@@ -157,8 +157,8 @@ mod tests {
     fn check(p: &ThreePc) -> Vec<Violation> {
         let n1 = log(true, TxnState::Committed, Some(Decision::Commit));
         let nodes = [
-            NodeRef { id: NodeId(0), live: None, durable: Some(&n1) },
-            NodeRef { id: NodeId(1), live: Some(p), durable: None },
+            NodeRef { id: NodeId(0), live: None, durable: Some(&n1), clock: Time::ZERO },
+            NodeRef { id: NodeId(1), live: Some(p), durable: None, clock: Time::ZERO },
         ];
         let mut out = Vec::new();
         ThreePcInvariants::default().check(&nodes, Time(0), &mut out);

@@ -24,7 +24,7 @@ impl Harness {
 
     fn ctx(&mut self, id: NodeId) -> Ctx<'_, TwoPc> {
         self.now += 1_000;
-        Ctx { now: Time(self.now), id, rng: &mut self.rng, out: &mut self.out }
+        Ctx { now: Time(self.now), clock: Time(self.now), id, rng: &mut self.rng, out: &mut self.out }
     }
 
     fn start(&mut self, id: NodeId, durable: Option<TwoPcDurable>) -> TwoPc {
@@ -154,7 +154,7 @@ fn a_coordinator_restarting_without_a_decision_aborts_and_says_so() {
 
 fn check(nodes: &[(NodeId, &TwoPcDurable)]) -> Vec<Violation> {
     let refs: Vec<NodeRef<'_, TwoPc>> =
-        nodes.iter().map(|(id, d)| NodeRef { id: *id, live: None, durable: Some(*d) }).collect();
+        nodes.iter().map(|(id, d)| NodeRef { id: *id, live: None, durable: Some(*d), clock: Time::ZERO }).collect();
     let mut out = Vec::new();
     TwoPcInvariants::default().check(&refs, Time(0), &mut out);
     out
@@ -218,9 +218,9 @@ fn prepared_holds_locks_catches_a_prepared_participant_without_its_lock() {
     h.deliver(&mut n2, N1, prepare("c1.1", "x"));
     let mut inv = TwoPcInvariants::default();
     let mut out = Vec::new();
-    inv.check(&[NodeRef { id: N2, live: Some(&n2), durable: None }], Time(0), &mut out);
+    inv.check(&[NodeRef { id: N2, live: Some(&n2), durable: None, clock: Time::ZERO }], Time(0), &mut out);
     assert!(out.is_empty(), "{out:?}");
     n2.locks.release("c1.1");
-    inv.check(&[NodeRef { id: N2, live: Some(&n2), durable: None }], Time(0), &mut out);
+    inv.check(&[NodeRef { id: N2, live: Some(&n2), durable: None, clock: Time::ZERO }], Time(0), &mut out);
     assert_eq!(names(&out), ["Prepared Holds Locks"]);
 }

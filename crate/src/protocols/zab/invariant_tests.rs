@@ -49,7 +49,7 @@ fn node(id: u16, role: Role, epoch: u64, history: Vec<Proposal>, committed: usiz
 
 fn check(checker: &mut ZabInvariants, nodes: &[Zab]) -> Vec<&'static str> {
     let refs: Vec<NodeRef<'_, Zab>> =
-        nodes.iter().map(|n| NodeRef { id: n.id, live: Some(n), durable: None }).collect();
+        nodes.iter().map(|n| NodeRef { id: n.id, live: Some(n), durable: None, clock: Time::ZERO }).collect();
     let mut out = Vec::new();
     checker.check(&refs, Time::ZERO, &mut out);
     out.into_iter().map(|v| v.invariant).collect()
