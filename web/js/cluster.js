@@ -5,6 +5,7 @@
 
 import { s, setAttr, setText } from './dom.js';
 import { MessageLayer } from './messages.js';
+import { clockText } from './describe.js';
 
 const linkId = (a, b) => `${a}-${b}`;
 
@@ -55,14 +56,17 @@ export class ClusterView {
     const pill = s('g', { class: 'pill' }, [s('rect', { rx: 7 }), s('text', { 'text-anchor': 'middle' })]);
     const cross = s('path', { class: 'cross' });
     const tag = s('text', { class: 'group-tag', 'text-anchor': 'middle' });
-    g.append(halo, body, cross, name, term, pill, tag);
+    // The node's own clock, above its role, when it is not true time (a lease's holder judges
+    // expiry by it).
+    const clock = s('text', { class: 'clock', 'text-anchor': 'middle', 'data-clock': '' });
+    g.append(halo, body, cross, name, term, pill, tag, clock);
     const extras = this.module.nodeExtras(g, this.ctx);
     const open = (e) => { e.preventDefault(); this.handlers.onNode(id, e); };
     g.addEventListener('click', open);
     g.addEventListener('contextmenu', open);
     g.addEventListener('keydown', (e) => { if (e.key === 'Enter') open(e); });
     this.layers.nodes.append(g);
-    this.nodes.set(id, { g, halo, body, name, term, pill, cross, tag, extras, view: null });
+    this.nodes.set(id, { g, halo, body, name, term, pill, cross, tag, clock, extras, view: null });
   }
 
   makeClient(id) {
@@ -127,7 +131,7 @@ export class ClusterView {
     const logHalf = ((crowded ? 6 : 8) * (cell + 2)) / 2 + 12;
     // Room under the bottom node for its log strip, or for what the protocol draws there.
     const below = Math.max(r + cell + 18, r + (this.module.belowNode?.(r, crowded) ?? 0));
-    const above = r + 24;
+    const above = r + (this.hasClocks ? 38 : 24);
     const R = Math.max(40, Math.min(area.w / 2 - Math.max(r, logHalf) - 6, (area.h - above - below) / 2 - 4));
     const cx = area.w / 2;
     const cy = above + (area.h - above - below) / 2;
@@ -170,6 +174,7 @@ export class ClusterView {
     const [rect, text] = node.pill.children;
     setAttr(rect, 'y', -r - 22); setAttr(rect, 'height', 15);
     setAttr(text, 'y', -r - 11);
+    setAttr(node.clock, 'y', -r - 26);
     node.extras.layout(r, crowded);
     node.pillText = null;
   }
@@ -224,6 +229,11 @@ export class ClusterView {
   }
 
   updateNodes(views, timers, now, t) {
+    const hasClocks = views.some((v) => v.clock);
+    if (hasClocks !== Boolean(this.hasClocks)) {
+      this.hasClocks = hasClocks;
+      this.resize();
+    }
     for (const v of views) {
       const node = this.nodes.get(v.id);
       if (!node) continue;
@@ -242,6 +252,13 @@ export class ClusterView {
         setText(text, pill);
         const width = pill ? Math.max(34, text.getComputedTextLength() + 14) : 0;
         setAttr(rect, 'x', -width / 2); setAttr(rect, 'width', width);
+      }
+      const clock = v.clock ? clockText(v.clock) : '';
+      if (node.clockText !== clock) {
+        node.clockText = clock;
+        setText(node.clock, clock);
+        setAttr(node.clock, 'data-clock', v.clock ? (v.clock.reading_us / 1000).toFixed(0) : '');
+        setAttr(node.clock, 'data-drift', v.clock ? v.clock.drift : '');
       }
       node.extras.update(v, node.timers, now);
     }

@@ -18,16 +18,45 @@ export function describeAction(a) {
       return t('act.network', { detail: JSON.stringify({ latency_ms: a.latency_ms, drop: a.drop, duplicate: a.duplicate }) });
     case 'note': return pick(a.text);
     case 'drop': return t('act.drop', { message: a.message });
+    case 'pause':
+      if (a.ms == null) return plain(a);
+      return t('act.pauseFor', { node: nodeName(a), s: a.ms / 1000 });
+    case 'clock': {
+      const parts = [];
+      if (a.offset_ms != null) parts.push(t('act.clockOffset', { offset: signed(a.offset_ms / 1000, 3) }));
+      if (a.drift != null) parts.push(t('act.clockDrift', { drift: signed(a.drift * 100, 0) }));
+      return t('act.clock', { node: nodeName(a), detail: parts.join(', ') });
+    }
     case 'configure': {
       // {"w": 3, "mode": "strict"} → "w=3, mode=strict"
       const detail = Object.entries(a.params ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
       return t('act.configure', { detail });
     }
-    default:
-      // An action this page does not know (from a hand-edited link) is named as it came.
-      if (!has(`act.${a.action}`)) return String(a.action);
-      return t(`act.${a.action}`, { node: a.node === 'leader' ? t('act.theLeader') : a.node });
+    default: return plain(a);
   }
+}
+
+const nodeName = (a) => (a.node === 'leader' ? t('act.theLeader') : a.node);
+
+function plain(a) {
+  // An action this page does not know (from a hand-edited link) is named as it came.
+  if (!has(`act.${a.action}`)) return String(a.action);
+  return t(`act.${a.action}`, { node: nodeName(a) });
+}
+
+/** +1.5 / −0.25: a number with its sign, for clock offsets and drifts. */
+export function signed(x, digits) {
+  const v = Number(x.toFixed(digits));
+  return `${v > 0 ? '+' : v < 0 ? '−' : '±'}${Math.abs(v).toFixed(digits)}`;
+}
+
+/** What a node's clock says, above the node: "clock 12.35 s · +20 %". */
+export function clockText(c) {
+  const drift = Math.round(c.drift * 100);
+  const parts = [t('clock.reading', { s: (c.reading_us / 1e6).toFixed(2) })];
+  if (drift) parts.push(t('clock.drift', { drift: signed(drift, 0) }));
+  if (Math.abs(c.offset_us) >= 1000) parts.push(t('clock.offset', { offset: signed(c.offset_us / 1e6, 2) }));
+  return parts.join(' · ');
 }
 
 /** The actors an event concerns, for the event log's node filter. */

@@ -5,6 +5,7 @@
 
 import { h } from './dom.js';
 import { t } from './i18n.js';
+import { signed } from './describe.js';
 
 /** A small form for one client operation; `node` is where it goes first (null: the leader). */
 function requestForm(app, { node, client }) {
@@ -52,6 +53,30 @@ function requestForm(app, { node, client }) {
   return form;
 }
 
+/** The node's clock: run fast or slow, or step it; the engine keeps true time regardless. */
+function clockForm(app, id, view) {
+  const clock = view?.clock ?? { drift: 0, offset_us: 0 };
+  const drift = h('select', { name: 'drift', 'data-menu': 'clock-drift', 'aria-label': t('menu.clockDrift') });
+  const current = Math.round(clock.drift * 100);
+  const choices = [...new Set([-50, -20, -10, 0, 10, 20, 50, 100, current])].sort((a, b) => a - b);
+  for (const d of choices) drift.append(h('option', { value: d, text: d ? t('clock.drift', { drift: signed(d, 0) }) : t('menu.clockTrue') }));
+  drift.value = String(current);
+  drift.addEventListener('change', () => {
+    app.menu.close();
+    app.act({ action: 'clock', node: id, drift: Number(drift.value) / 100 });
+  });
+  const offset = Math.round(clock.offset_us / 1000);
+  const step = (ms) => h('button', {
+    type: 'button', class: 'btn', 'data-menu': ms < 0 ? 'clock-back' : 'clock-ahead', title: t('menu.clockStepHint'),
+    text: `${signed(ms / 1000, 1)} s`,
+    onclick: () => { app.menu.close(); app.act({ action: 'clock', node: id, offset_ms: offset + ms }); },
+  });
+  return h('div', { class: 'clock-form' }, [
+    h('div', { class: 'menu-heading', text: t('menu.clock') }),
+    h('div', { class: 'req-row' }, [drift, step(-500), step(500)]),
+  ]);
+}
+
 export function nodeMenuItems(app, id, view) {
   const role = view?.role ?? 'follower';
   const crashed = role === 'crashed';
@@ -66,11 +91,14 @@ export function nodeMenuItems(app, id, view) {
     paused
       ? { id: 'resume', label: t('menu.resume'), run: act('resume') }
       : { id: 'pause', label: t('menu.pause'), hint: t('menu.pauseHint'), disabled: crashed, run: act('pause') },
+    paused ? null : { id: 'gc-pause', label: t('menu.gcPause'), hint: t('menu.gcPauseHint'), disabled: crashed, run: () => app.act({ action: 'pause', node: id, ms: 3000 }) },
     { id: 'timeout', label: t(app.module.menuKeys?.timeout ?? 'menu.timeout'), hint: t(app.module.menuKeys?.timeoutHint ?? 'menu.timeoutHint'), disabled: crashed || paused, run: act('timeout') },
     { id: 'isolate', label: t('menu.isolate'), hint: t('menu.isolateHint'), run: () => app.act({ action: 'isolate', node: id }) },
     'separator',
+    { element: clockForm(app, id, view) },
+    'separator',
     { element: requestForm(app, { node: id }) },
-  ];
+  ].filter(Boolean);
 }
 
 export function clientMenuItems(app, id) {
