@@ -213,6 +213,7 @@ class App {
     $('#cluster').toggleAttribute('hidden', this.large); // an SVG element has no .hidden
     $('#swarm').hidden = !this.large;
     $('#figure-chart').hidden = true;
+    this.figuresKey = null;
     $('[data-action="group"]').hidden = this.large;
     // A large cluster gets no SVG elements at all: one per node and per link is what the canvas
     // is there to avoid.
@@ -414,6 +415,12 @@ class App {
       this.flashDrops(moved);
       this.slowPending = true;
     }
+    // A protocol drawn node by node may chart its figures beside the cluster too (HA's
+    // availability over time).
+    if (!this.large && this.module.figuresBeside) {
+      this.updateFigures(ts, force, key);
+      if (force) this.chart.draw();
+    }
     if (!this.large) {
       this.cluster.tick(s.now);
       this.cluster.messages.update(JSON.parse(s.pg.inFlight()), s.now);
@@ -444,6 +451,20 @@ class App {
     document.body.classList.toggle('grouping', this.partition.grouping);
   }
 
+  /** The protocol's figures and their chart, four times a second at most while playing; true
+   * when they were read. */
+  updateFigures(ts, force, key) {
+    if (!force && this.playing && ts - (this.figuresAt ?? -1e9) <= 250) return false;
+    if (this.figuresKey === key && !force) return false;
+    const s = this.session;
+    this.figuresKey = key;
+    this.figuresAt = ts;
+    const figures = JSON.parse(s.pg.figures());
+    this.chart.update(figures && this.module.chart ? this.module.chart(figures, t) : null,
+      figures && this.module.figureLines ? this.module.figureLines(figures, t) : []);
+    return true;
+  }
+
   /** A large cluster: the canvas from the simulator's typed arrays every step, the protocol's
    * figures and the chart four times a second while playing. */
   renderLarge(ts, force, key) {
@@ -460,16 +481,7 @@ class App {
       this.swarm.draw();
       this.chart.draw();
     }
-    if (force || !this.playing || ts - (this.figuresAt ?? -1e9) > 250) {
-      if (this.figuresKey !== key || force) {
-        this.figuresKey = key;
-        this.figuresAt = ts;
-        const figures = JSON.parse(s.pg.figures());
-        this.chart.update(figures && this.module.chart ? this.module.chart(figures, t) : null,
-          figures && this.module.figureLines ? this.module.figureLines(figures, t) : []);
-        buildSwarmLegend($('#legend .legend-body'), this.module, this.swarm.counts ?? {});
-      }
-    }
+    if (this.updateFigures(ts, force, key)) buildSwarmLegend($('#legend .legend-body'), this.module, this.swarm.counts ?? {});
     if (this.slowPending && (force || !this.playing || ts - (this.lastSlow ?? 0) > 180)) {
       // What the menus and the partition tool read of each node: its name and whether it runs.
       this.nodes = Array.from(this.swarm.shades, (c, i) => ({
