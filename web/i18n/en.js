@@ -226,6 +226,7 @@ export default {
   'inspector.timers': 'Timers',
   'inspector.noTimers': 'No timer set.',
   'inspector.firesIn': 'fires in {ms} ms',
+  'inspector.heldSince': 'due {ms} ms ago, waiting for the node to resume',
 
   'events.allNodes': 'every actor',
   'events.allKinds': 'every kind',

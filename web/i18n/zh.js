@@ -225,6 +225,7 @@ export default {
   'inspector.timers': '计时器',
   'inspector.noTimers': '没有设置计时器。',
   'inspector.firesIn': '{ms} 毫秒后触发',
+  'inspector.heldSince': '已到期 {ms} 毫秒，等待节点恢复',
 
   'events.allNodes': '所有参与者',
   'events.allKinds': '所有类型',

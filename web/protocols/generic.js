@@ -101,7 +101,9 @@ export function timersSection(box, info, ctx) {
   box.append(h('h4', { text: ctx.t('inspector.timers') }));
   for (const tm of info.timers) {
     const left = tm.fires_us / 1000 - ctx.now;
-    box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${ctx.t('inspector.firesIn', { ms: left.toFixed(1) })}` }));
+    // A paused node's timer that came due waits for it to resume.
+    const when = left >= 0 ? ctx.t('inspector.firesIn', { ms: left.toFixed(1) }) : ctx.t('inspector.heldSince', { ms: (-left).toFixed(1) });
+    box.append(h('p', { class: 'mono', text: `${JSON.stringify(tm.timer)} · ${when}` }));
   }
 }
 
