@@ -75,6 +75,41 @@ export function drawNodeLines(box, bg, lines, shown, r, font) {
   setAttr(bg, 'height', shown.length * lh + 4);
 }
 
+/**
+ * A node's `nodeExtras` that draws a plate of text lines under the node, from the node's full
+ * state (`inspect`, read once per step). `protocol` is the session's protocol name, `prefix`
+ * the CSS class prefix (`<prefix>-node` on the node, `<prefix>-lines` and `<prefix>-lines-bg`
+ * on the plate); `lines(info, view)` returns the lines [{text, cls}] and may set the node's
+ * data-* hooks (it runs only when something may have changed). A crashed node's info is null
+ * when `skipCrashed`.
+ */
+export function textPlate(group, ctx, { protocol, prefix, lines: linesOf, skipCrashed = false }) {
+  group.classList.add(`${prefix}-node`);
+  const box = s('g', { class: `${prefix}-lines` });
+  const bg = s('rect', { class: `${prefix}-lines-bg`, rx: 4 });
+  box.append(bg);
+  group.append(box);
+  const lines = [];
+  const cache = {};
+  let r = 30;
+  let font = 11;
+  let drawn = '';
+  function layout(radius) {
+    r = radius;
+    font = Math.max(10, Math.min(13, Math.round(r * 0.34)));
+    drawn = '';
+  }
+  function update(view) {
+    const info = skipCrashed && view.role === 'crashed' ? null : inspectCached(cache, ctx, view.id ?? group.dataset.node, protocol);
+    const shown = linesOf(info, view);
+    const key = `${JSON.stringify(shown)}|${view.role}|${r}`;
+    if (key === drawn) return;
+    drawn = key;
+    drawNodeLines(box, bg, lines, shown, r, font);
+  }
+  return { layout, update };
+}
+
 /** Nothing protocol-specific to draw inside a node. */
 export function nodeExtras() {
   return { update() {}, layout() {} };
@@ -169,4 +204,4 @@ export function figureLines(figures) {
     .map(([k, v]) => ({ name: k, value: v, text: `${k.replaceAll('_', ' ')}: ${Number.isInteger(v) ? v : v.toFixed(3)}` }));
 }
 
-export default { name: 'generic', messageStyle, describeMessage, nodeExtras, inspector, legend, legendExtras, chart, figureLines };
+export default { name: 'generic', messageStyle, describeMessage, nodeExtras, textPlate, inspector, legend, legendExtras, chart, figureLines };

@@ -68,37 +68,17 @@ export function belowNode(r) {
 }
 
 export function nodeExtras(group, ctx) {
-  group.classList.add('gossip-node');
-  const box = s('g', { class: 'gossip-lines' });
-  const bg = s('rect', { class: 'gossip-lines-bg', rx: 4 });
-  box.append(bg);
-  group.append(box);
-  const lines = [];
-  const cache = {};
-  let r = 30;
-  let font = 11;
-  let drawn = '';
-
-  function layout(radius) {
-    r = radius;
-    font = Math.max(10, Math.min(13, Math.round(r * 0.34)));
-    drawn = '';
-  }
-
-  function update(view) {
-    const info = generic.inspectCached(cache, ctx, view.id ?? group.dataset.node, 'gossip');
-    const list = entries(info);
-    const shown = nodeLines(list);
-    const key = `${JSON.stringify(shown)}|${view.role}|${r}`;
-    if (key === drawn) return;
-    drawn = key;
-    group.dataset.informed = list.map(([k]) => k).join(';');
-    group.dataset.spreading = list.filter(([, e]) => e.hot).map(([k]) => k).join(';');
-    group.dataset.round = list.map(([k, e]) => `${k}:${e.round}`).join(';');
-    generic.drawNodeLines(box, bg, lines, shown, r, font);
-  }
-
-  return { layout, update };
+  return generic.textPlate(group, ctx, {
+    protocol: 'gossip',
+    prefix: 'gossip',
+    lines(info) {
+      const list = entries(info);
+      group.dataset.informed = list.map(([k]) => k).join(';');
+      group.dataset.spreading = list.filter(([, e]) => e.hot).map(([k]) => k).join(';');
+      group.dataset.round = list.map(([k, e]) => `${k}:${e.round}`).join(';');
+      return nodeLines(list);
+    },
+  });
 }
 
 export function inspector(box, info, ctx) {

@@ -14,7 +14,7 @@
 // "paxos-table") each row's data-key, data-node, data-promised, data-accepted-ballot,
 // data-accepted-value, data-learned, data-phase, data-adopted.
 
-import { h, s, setAttr, setText } from '../js/dom.js';
+import { h, s, setAttr } from '../js/dom.js';
 import { t as tr } from '../js/i18n.js';
 import * as generic from './generic.js';
 
@@ -85,42 +85,22 @@ export function belowNode(r) {
 }
 
 export function nodeExtras(group, ctx) {
-  group.classList.add('paxos-node');
-  const box = s('g', { class: 'paxos-lines' });
-  const bg = s('rect', { class: 'paxos-lines-bg', rx: 4 });
-  box.append(bg);
-  group.append(box);
-  const lines = [];
-  const cache = {};
-  let r = 30;
-  let font = 11;
-  let drawn = '';
-
-  function layout(radius) {
-    r = radius;
-    font = Math.max(10, Math.min(13, Math.round(r * 0.34)));
-    drawn = '';
-  }
-
-  function update(view) {
-    const info = generic.inspectCached(cache, ctx, view.id ?? group.dataset.node, 'paxos');
-    const list = instances(info);
-    const badgeText = view.role === 'crashed' ? '' : badge(list);
-    // The proposer's line first, in its colour: the lines under a node never leave the drawing
-    // (a badge above a node at the top would).
-    const shown = [...(badgeText ? [{ text: badgeText, cls: 'paxos-line proposing' }] : []), ...nodeLines(list)].slice(0, 4);
-    const key = `${JSON.stringify(shown)}|${badgeText}|${view.role}|${r}`;
-    if (key === drawn) return;
-    drawn = key;
-    const join = (f) => list.map(f).filter(Boolean).join(';');
-    setAttr(group, 'data-promised', join(([k, i]) => i.acceptor?.promised && `${k}:${i.acceptor.promised}`));
-    setAttr(group, 'data-accepted', join(([k, i]) => i.acceptor?.accepted && `${k}:${i.acceptor.accepted.ballot}=${i.acceptor.accepted.value}`));
-    setAttr(group, 'data-learned', join(([k, i]) => i.learner?.learned != null && `${k}=${i.learner.learned}`));
-    setAttr(group, 'data-phase', join(([k, i]) => i.proposer?.phase && i.proposer.phase !== 'idle' && `${k}:${i.proposer.phase}`));
-    generic.drawNodeLines(box, bg, lines, shown, r, font);
-  }
-
-  return { layout, update };
+  return generic.textPlate(group, ctx, {
+    protocol: 'paxos',
+    prefix: 'paxos',
+    lines(info, view) {
+      const list = instances(info);
+      const badgeText = view.role === 'crashed' ? '' : badge(list);
+      const join = (f) => list.map(f).filter(Boolean).join(';');
+      setAttr(group, 'data-promised', join(([k, i]) => i.acceptor?.promised && `${k}:${i.acceptor.promised}`));
+      setAttr(group, 'data-accepted', join(([k, i]) => i.acceptor?.accepted && `${k}:${i.acceptor.accepted.ballot}=${i.acceptor.accepted.value}`));
+      setAttr(group, 'data-learned', join(([k, i]) => i.learner?.learned != null && `${k}=${i.learner.learned}`));
+      setAttr(group, 'data-phase', join(([k, i]) => i.proposer?.phase && i.proposer.phase !== 'idle' && `${k}:${i.proposer.phase}`));
+      // The proposer's line first, in its colour: the lines under a node never leave the
+      // drawing (a badge above a node at the top would).
+      return [...(badgeText ? [{ text: badgeText, cls: 'paxos-line proposing' }] : []), ...nodeLines(list)].slice(0, 4);
+    },
+  });
 }
 
 // ---- the inspector and the panel ----

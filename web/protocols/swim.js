@@ -75,40 +75,21 @@ export function belowNode(r) {
 }
 
 export function nodeExtras(group, ctx) {
-  group.classList.add('swim-node');
-  const box = s('g', { class: 'swim-lines' });
-  const bg = s('rect', { class: 'swim-lines-bg', rx: 4 });
-  box.append(bg);
-  group.append(box);
-  const lines = [];
-  const cache = {};
-  let r = 30;
-  let font = 11;
-  let drawn = '';
-
-  function layout(radius) {
-    r = radius;
-    font = Math.max(10, Math.min(13, Math.round(r * 0.34)));
-    drawn = '';
-  }
-
-  function update(view) {
-    const info = view.role === 'crashed' ? null : generic.inspectCached(cache, ctx, view.id ?? group.dataset.node, 'swim');
-    const sum = summary(info);
-    const shown = sum ? [
-      { text: tr('swim.node.incarnation', { i: sum.incarnation }), cls: 'swim-line' },
-      ...(sum.suspect || sum.dead ? [{ text: tr('swim.node.sees', { s: sum.suspect, d: sum.dead }), cls: 'swim-line warn' }] : []),
-    ] : [];
-    const key = `${JSON.stringify(shown)}|${view.role}|${r}`;
-    if (key === drawn) return;
-    drawn = key;
-    setAttr(group, 'data-incarnation', sum ? String(sum.incarnation) : '');
-    setAttr(group, 'data-suspect', sum ? String(sum.suspect) : '');
-    setAttr(group, 'data-dead', sum ? String(sum.dead) : '');
-    generic.drawNodeLines(box, bg, lines, shown, r, font);
-  }
-
-  return { layout, update };
+  return generic.textPlate(group, ctx, {
+    protocol: 'swim',
+    prefix: 'swim',
+    skipCrashed: true,
+    lines(info) {
+      const sum = summary(info);
+      setAttr(group, 'data-incarnation', sum ? String(sum.incarnation) : '');
+      setAttr(group, 'data-suspect', sum ? String(sum.suspect) : '');
+      setAttr(group, 'data-dead', sum ? String(sum.dead) : '');
+      return sum ? [
+        { text: tr('swim.node.incarnation', { i: sum.incarnation }), cls: 'swim-line' },
+        ...(sum.suspect || sum.dead ? [{ text: tr('swim.node.sees', { s: sum.suspect, d: sum.dead }), cls: 'swim-line warn' }] : []),
+      ] : [];
+    },
+  });
 }
 
 const ORDER = { dead: 0, suspect: 1, alive: 2 };
