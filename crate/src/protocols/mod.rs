@@ -53,7 +53,7 @@ pub struct ProtocolInfo {
     /// invariants and `settled` (SWIM: with no message lost, no live node was declared dead).
     pub fuzz_check: Option<SimCheck>,
     /// How far `caplab fuzz` sets the nodes' clocks off true time: each node's clock runs at a
-    /// drift drawn from `-fuzz_drift..=fuzz_drift` with an offset of up to a second either way.
+    /// drift drawn from `-fuzz_drift..=fuzz_drift` with an offset of up to two seconds ahead.
     /// 0 (true clocks) for the protocols that do not read clocks; the lease protocols set the
     /// drift their guard allows for, so that the fuzzer judges them within their bounds.
     pub fuzz_drift: f64,
