@@ -10,13 +10,12 @@
 use super::action::{Action, TimedAction};
 use super::ids::{ActorId, NodeId};
 use super::network::{LinkProfile, Network, Transit};
-use super::protocol::{Ctx, Invariants, NodeRef, Outbox, Protocol, TimerCommand, Violation};
+use super::protocol::{Ctx, Outbox, Protocol, TimerCommand, Violation};
 pub use super::queue::{ClientTimer, InFlight};
 use super::queue::{Due, Held, Queued};
 use super::rng::SimRng;
 use super::time::Time;
 use super::trace::{DropReason, Payload, Record, TraceEvent, TraceHash};
-use super::views::refs_of;
 use crate::workload::Workload;
 use crate::workload::client::ClientState;
 use crate::workload::history::History;
@@ -108,7 +107,7 @@ pub struct Sim<P: Protocol> {
     pub(crate) clients: Vec<ClientState>,
     pub(crate) params: P::Params,
     pub(crate) workload: Workload,
-    checker: P::Invariants,
+    pub(crate) checker: P::Invariants,
     pub(crate) history: History,
     pub(crate) stats: Stats,
     hash: TraceHash,
@@ -120,8 +119,8 @@ pub struct Sim<P: Protocol> {
     /// thousands of message events a second, more than a page can read.
     record_messages: bool,
     outbox: Outbox<P>,
-    violations: Vec<FirstViolation>,
-    scratch_violations: Vec<Violation>,
+    pub(crate) violations: Vec<FirstViolation>,
+    pub(crate) scratch_violations: Vec<Violation>,
     /// Every action carried out, timeline and live, with its time.
     pub(crate) applied: Vec<TimedAction>,
     /// Messages the user removed while in flight.
@@ -566,45 +565,5 @@ impl<P: Protocol> Sim<P> {
                 self.push(deliver, 0, Due::Deliver(Box::new(m)));
             }
         }
-    }
-
-    fn check(&mut self) {
-        let refs: Vec<NodeRef<'_, P>> = if <P::Invariants as Invariants<P>>::LOCAL {
-            self.touched.sort_unstable();
-            self.touched.dedup();
-            self.touched
-                .iter()
-                .map(|&n| {
-                    let s = &self.nodes[n.index()];
-                    NodeRef {
-                        id: n,
-                        live: s.state.as_ref(),
-                        durable: s.durable.as_ref(),
-                        clock: s.clock.read(self.now),
-                    }
-                })
-                .collect()
-        } else {
-            refs_of(&self.nodes, self.now)
-        };
-        let mut found = std::mem::take(&mut self.scratch_violations);
-        self.checker.check(&refs, self.now, &mut found);
-        drop(refs);
-        for v in found.drain(..) {
-            match self.violations.iter_mut().find(|f| f.invariant == v.invariant) {
-                Some(first) => first.count += 1,
-                None => {
-                    self.violations.push(FirstViolation {
-                        invariant: v.invariant,
-                        detail: v.detail.clone(),
-                        at_us: self.now.0,
-                        step: self.stats.steps,
-                        count: 1,
-                    });
-                    self.emit(TraceEvent::Violation { invariant: v.invariant, detail: v.detail });
-                }
-            }
-        }
-        self.scratch_violations = found;
     }
 }

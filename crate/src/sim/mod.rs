@@ -2,6 +2,7 @@
 //! and the event loop. It knows nothing about any protocol beyond the `Protocol` trait.
 
 pub mod action;
+mod checking;
 mod clients;
 pub mod clock;
 pub mod dynamic;
