@@ -190,7 +190,9 @@ fn latency_percentiles_are_nearest_rank_of_successful_operations() {
 #[test]
 fn the_raft_scenarios_read_nothing_stale() {
     let mut seen = 0;
-    for s in library::all().into_iter().flatten().filter(|s| s.protocol == "raft") {
+    // raft-lease-stale breaks the leader lease's clock bound on purpose and reads stale
+    // (crate/tests/raft_lease.rs checks that it does).
+    for s in library::all().into_iter().flatten().filter(|s| s.protocol == "raft" && s.name != "raft-lease-stale") {
         let r = run(&s, &RunOptions::default()).unwrap_or_else(|e| panic!("{}: {e}", s.name));
         let stale = metrics::stale_reads(r.sim.history().entries());
         assert!(stale.is_empty(), "{}: {stale:?}", s.name);

@@ -241,27 +241,27 @@ fn configure_is_refused_with_a_reason_and_the_run_is_left_alone() {
     sim.apply_now(configure(serde_json::json!({ "versioning": "vector", "n": 2 }))).expect("n 2, w 2, r 2");
 }
 
-/// Raft has no live settings: the default `Protocol::reconfigure` refuses, even after Step has
+/// ZAB has no live settings: the default `Protocol::reconfigure` refuses, even after Step has
 /// left events due at the current instant, and nothing runs.
 #[test]
-fn raft_refuses_configure_and_nothing_changes() {
-    let mut sim = common::start("raft-election");
+fn zab_refuses_configure_and_nothing_changes() {
+    let mut sim = common::start("zab-propose-crash");
     common::run_to(sim.as_mut(), 300);
     while sim.next_time() != Some(sim.now()) {
         assert!(sim.step());
     }
     let (hash, steps) = (sim.trace_hash(), sim.stats().steps);
-    let err = sim.apply_now(configure(serde_json::json!({ "election_timeout_ms": [300, 600] }))).unwrap_err();
-    assert_eq!(err, "cannot configure: raft has no settings that change while it runs");
+    let err = sim.apply_now(configure(serde_json::json!({ "x": 2 }))).unwrap_err();
+    assert_eq!(err, "cannot configure: zab has no settings that change while it runs");
     assert_eq!((sim.trace_hash(), sim.stats().steps, sim.now()), (hash, steps, sim.now()));
     assert!(sim.applied_actions().iter().all(|a| a.action.name() != "configure"));
     // From a timeline, the refusal is a `skipped` event with the same reason.
-    let mut s = common::scenario("raft-election");
+    let mut s = common::scenario("zab-propose-crash");
     s.timeline.push(TimelineEntry { at_ms: 500.0, action: configure(serde_json::json!({ "x": 1 })) });
     s.timeline.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
     let r = run(&s, &RunOptions { until_ms: Some(600.0), record_trace: true, ..Default::default() }).expect("runs");
     let trace = r.trace.join("\n");
-    assert!(trace.contains(r#""type":"skipped","action":"configure","params":{"x":1},"reason":"raft has no settings that change while it runs""#), "{trace}");
+    assert!(trace.contains(r#""type":"skipped","action":"configure","params":{"x":1},"reason":"zab has no settings that change while it runs""#), "{trace}");
 }
 
 /// A change made live replays from a share link or an exported file (the action as recorded,

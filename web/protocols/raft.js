@@ -46,9 +46,82 @@ export function describeMessage(m) {
   return rows;
 }
 
-/** The timer ring and the log strip inside one node's SVG group. */
+/** The timer ring and the log strip inside one node's SVG group; under `read_mode: "lease"`,
+ * a line under the leader's log: how long its lease lasts on its own clock. */
+let leaseMode = false;
+
+/** Room under the bottom node for the lease line, under `read_mode: "lease"`. */
+export function belowNode(r) {
+  const cell = Math.max(9, Math.round(r * 0.36));
+  return leaseMode ? 9 + cell + 3 + 8 + Math.max(9, Math.min(12, Math.round(r * 0.3))) + 6 : 0;
+}
+
 export function nodeExtras(group, ctx) {
-  return logExtras(group, ctx);
+  const log = logExtras(group, ctx);
+  leaseMode = ctx.scenario?.params?.read_mode === 'lease';
+  if (!leaseMode) return log;
+  const line = s('text', { class: 'lease-line', 'text-anchor': 'middle' });
+  group.append(line);
+  const cache = {};
+  let r = 30;
+  let drawn = '';
+  return {
+    layout(radius, crowded) {
+      log.layout(radius, crowded);
+      r = radius;
+      drawn = '';
+    },
+    update(view, timers, now) {
+      log.update(view, timers, now);
+      const id = view.id ?? group.dataset.node;
+      const leads = view.role === 'leader';
+      const info = leads ? generic.inspectCached(cache, ctx, id, 'raft') : null;
+      const text = leaseText(info?.state ?? info, id, view, ctx.t);
+      const key = `${text}|${r}`;
+      if (key === drawn) return;
+      drawn = key;
+      const cell = Math.max(9, Math.round(r * 0.36));
+      const font = Math.max(9, Math.min(12, Math.round(r * 0.3)));
+      setAttr(line, 'display', text ? 'inline' : 'none');
+      setAttr(line, 'y', r + 9 + cell + 3 + 8 + font);
+      setAttr(line, 'font-size', font);
+      setAttr(line, 'class', `lease-line${text && leaseOver(info?.state ?? info, view) ? ' expired' : ''}`);
+      setText(line, text);
+    },
+  };
+}
+
+/** The node's clock now in microseconds, if the page is told it. */
+function clockUs(view) {
+  return view.clock_us ?? view.clock ?? null;
+}
+
+function leaseOver(st, view) {
+  const until = st?.lease?.until_us;
+  const clock = clockUs(view);
+  return until !== null && until !== undefined && clock !== null && clock >= until;
+}
+
+/** "lease until 1.300 s on n3's clock" (or that it ran out, when the page knows the clock). */
+export function leaseText(st, id, view, t) {
+  const until = st?.lease?.until_us;
+  if (!st?.lease) return '';
+  if (until === null || until === undefined) return t('raft.lease.none');
+  const sec = (us) => (us / 1e6).toFixed(3);
+  if (leaseOver(st, view)) return t('raft.lease.over', { until: sec(until), node: id });
+  return t('raft.lease.until', { until: sec(until), node: id });
+}
+
+/** The figures under `read_mode: "lease"`: reads by lease and through the log, and who
+ * believes it holds a lease now. */
+export function figureLines(f, t) {
+  if (!f || typeof f !== 'object' || f.lease_reads === undefined) return [];
+  const holders = (f.leases ?? []).map((l) => t('raft.fig.holder', { node: l.node, term: l.term, left: Number(l.remaining_ms).toFixed(1) }));
+  return [
+    { name: 'lease_reads', value: f.lease_reads, text: t('raft.fig.leaseReads', { n: f.lease_reads }) },
+    { name: 'log_reads', value: f.log_reads, text: t('raft.fig.logReads', { n: f.log_reads }) },
+    { name: 'lease_holders', value: f.lease_holders, text: holders.length ? holders.join(' · ') : t('raft.fig.noHolder'), tone: f.lease_holders > 1 ? 'warn' : '' },
+  ];
 }
 
 /**
@@ -169,6 +242,10 @@ export function inspector(box, info, ctx) {
     [t('raft.lastApplied'), st.last_applied],
     ...(st.role === 'candidate' ? [[t('raft.votes'), (st.votes ?? []).join(', ') || '—']] : []),
     ...(st.waiting_clients ? [[t('raft.waiting'), st.waiting_clients]] : []),
+    ...(st.lease ? [
+      [t('raft.lease.row'), st.lease.until_us === null ? '—' : t('raft.lease.untilShort', { until: (st.lease.until_us / 1e6).toFixed(3) })],
+      [t('raft.lease.reads'), t('raft.lease.readCounts', { lease: st.reads?.lease ?? 0, log: st.reads?.log ?? 0 })],
+    ] : []),
   ]));
   box.append(h('h4', { text: t('inspector.timers') }));
   if (!info.timers?.length) box.append(h('p', { class: 'hint', text: t('inspector.noTimers') }));
@@ -245,4 +322,4 @@ export function legend(t) {
   ];
 }
 
-export default { name, messageStyle, describeMessage, nodeExtras, inspector, panel, legend, legendExtras };
+export default { name, messageStyle, describeMessage, belowNode, nodeExtras, inspector, panel, legend, legendExtras, figureLines };

@@ -3,7 +3,9 @@
 //! CLI and the page learn about a new one from here.
 
 pub mod gossip;
+pub mod ha;
 pub mod kv;
+pub mod lease;
 pub mod multipaxos;
 pub mod nwr;
 pub mod paxos;
@@ -206,6 +208,39 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         fuzz_check: Some(swim::fuzz_check),
         fuzz_drift: 0.0,
     },
+    ProtocolInfo {
+        name: "lease",
+        title: "Leases with fencing tokens (Gray & Cheriton; Chubby; Kleppmann)",
+        settled: lease::settled,
+        fuzz_params: lease::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        // The holders write to one register by lease, not by client request: no history to
+        // linearize (clients only read).
+        linearizable: false,
+        fuzz_keys: 0,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
+        fuzz_drift: lease::FUZZ_DRIFT,
+    },
+    ProtocolInfo {
+        name: "ha",
+        title: "High availability (primary-backup, active-active, load balancing)",
+        settled: ha::settled,
+        fuzz_params: ha::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        // Asynchronous replication loses acknowledged writes, active-active and the servers
+        // behind a balancer read their local copies, and a primary reads writes its backup
+        // has not yet acknowledged.
+        linearizable: false,
+        fuzz_keys: 3,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
+        // The guards judge leases on the nodes' clocks with a margin (lease_ms 300 against
+        // fd_timeout_ms 500 by default) that absorbs a drift of 10 % either way.
+        fuzz_drift: 0.1,
+    },
 ];
 
 pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
@@ -237,6 +272,8 @@ pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, Sce
         "zab" => Ok(Box::new(build_sim::<zab::Zab>(s, seed, |_, _| Ok(()))?)),
         "gossip" => Ok(Box::new(build_sim::<gossip::Gossip>(s, seed, gossip::check_cluster)?)),
         "swim" => Ok(Box::new(build_sim::<swim::Swim>(s, seed, |_, _| Ok(()))?)),
+        "lease" => Ok(Box::new(build_sim::<lease::Lease>(s, seed, lease::check_cluster)?)),
+        "ha" => Ok(Box::new(build_sim::<ha::Ha>(s, seed, |p, s| p.check_cluster(s.nodes))?)),
         other => Err(unknown(other)),
     }
 }

@@ -382,6 +382,9 @@ mod tests {
             sent_up_to: vec![0; 3],
             store: KvStore::default(),
             waiting: BTreeMap::new(),
+            lease: Default::default(),
+            reads: Default::default(),
+            heard_leader_at: None,
         }
     }
 

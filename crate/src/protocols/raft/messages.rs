@@ -32,6 +32,10 @@ pub enum RaftMsg {
         prev_log_term: u64,
         entries: Vec<Entry>,
         leader_commit: u64,
+        /// The leader's heartbeat round, for leader leases (`lease.rs`); 0, and left out of
+        /// the trace, under `read_mode: "log"`.
+        #[serde(skip_serializing_if = "is_zero")]
+        round: u64,
     },
     /// `match_index` is the last index known to match on success. On failure, `rejected` is the
     /// `prev_log_index` that failed and `last_log_index` the follower's, so the leader can back
@@ -42,7 +46,14 @@ pub enum RaftMsg {
         match_index: u64,
         rejected: u64,
         last_log_index: u64,
+        /// The round of the AppendEntries this answers.
+        #[serde(skip_serializing_if = "is_zero")]
+        round: u64,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Message for RaftMsg {

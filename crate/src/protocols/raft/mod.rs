@@ -33,17 +33,57 @@
 //!
 //! Clients talk to the leader; followers redirect them. Reads go through the log too, which keeps
 //! them linearizable at the price of a round of replication.
+//!
+//! ## Leader leases (`read_mode: "lease"`)
+//!
+//! The dissertation (Ongaro 2014, §6.4.1 "Using clocks to reduce messaging for read-only
+//! queries") lets a leader answer reads from its own state machine, with no message at all, while
+//! it holds a *lease*; etcd calls this `ReadOnlyLeaseBased`. The leader numbers its heartbeat
+//! rounds and notes its own clock (`ctx.clock()`) when it starts each one; every AppendEntries
+//! carries the round and every reply echoes it. Once a majority, counting the leader, has
+//! answered a round started at clock reading `t`, the leader holds the lease until `t +
+//! lease_ms` on its own clock. A get that arrives while the leader's clock is before that, and
+//! after the leader has committed an entry of its own term (before that it may not know which
+//! entries are committed: §6.4 step 1), is answered at once from the state machine. Any other
+//! get goes through the log as before (it is never refused for want of a lease).
+//!
+//! The lease is only as good as the promise of the followers that answered: they must not help
+//! elect another leader while it may be valid. So under `read_mode: "lease"` (or
+//! `leader_stickiness: true`) a follower disregards a RequestVote, without even adopting its
+//! term, while less than the minimum election timeout has passed on its clock since it last
+//! heard from a leader (§4.2.3, the same rule that stops disruptive servers), and a server that
+//! (re)starts counts its start as such a hearing, since it may have answered a round just before
+//! it crashed. It does not start an election that soon either: its election timer is at least
+//! that long.
+//!
+//! The bound, with the engine's drifts (a clock with drift `d` reads `(1 + d)` times the true
+//! time elapsed, and its timers fire after `after / (1 + d)` of true time): a round started at
+//! true time `T` keeps the leader's lease until `T + lease_ms / (1 + d_leader)`; every follower
+//! that answered heard it at `T` or later and neither votes nor stands before `T +
+//! election_min / (1 + d_follower)`, and any new leader needs one of them. Reads are therefore
+//! linearizable when, for the leader and every follower,
+//!
+//! `lease_ms × (1 + d_follower) ≤ election_timeout_min × (1 + d_leader)`,
+//!
+//! that is `lease_ms ≤ election_timeout_min × (1 − ρ) / (1 + ρ)` when every drift is within
+//! ±ρ (the defaults, 120 ms of 150 ms, allow ρ ≤ 1/9 ≈ 0.11), and no clock jumps (a backward
+//! offset on the leader, or a forward one on a follower, breaks it just as drift does). The
+//! tour `raft-lease-stale` breaks the bound with a slow leader clock and fast followers, and
+//! the linearizability checker catches the stale read.
 
 mod invariants;
+mod lease;
 pub mod messages;
 mod node;
 
 pub use invariants::RaftInvariants;
+pub use lease::{LeaseState, ReadCounts};
 pub use messages::{Command, Entry, RaftMsg, RaftTimer, Role};
 
 use crate::protocols::kv::KvStore;
 use crate::sim::ids::{ClientId, NodeId};
-use crate::sim::protocol::{Ctx, NodeStatus, NodeView, Protocol};
+use crate::sim::protocol::{Ctx, NodeRef, NodeStatus, NodeView, Protocol};
+use crate::sim::time::Time;
 use crate::workload::op::Request;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -76,6 +116,31 @@ pub struct RaftParams {
     /// entries twice under a steady load; a lost message is resent by the next heartbeat either
     /// way. Off by default, so the tours keep their traces; the consensus comparison turns it on.
     pub pipeline: bool,
+    /// `log`: every get goes through the log (the default). `lease`: the leader answers gets
+    /// from its state machine while it holds a leader lease (dissertation §6.4.1).
+    pub read_mode: ReadMode,
+    /// How long a majority's answer to a heartbeat round keeps the leader's lease, from the
+    /// moment the round started, on the leader's own clock. At most the smallest election timeout.
+    pub lease_ms: u64,
+    /// Followers disregard RequestVote within the smallest election timeout of hearing from a
+    /// leader (dissertation §4.2.3). Always on under `read_mode: "lease"`, which needs it.
+    pub leader_stickiness: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// Reads are log entries: linearizable without any assumption about clocks.
+    Log,
+    /// Reads are answered from the leader's state machine while its lease holds.
+    Lease,
+}
+
+impl RaftParams {
+    /// Whether followers disregard votes within the smallest election timeout of a leader.
+    pub fn sticky(&self) -> bool {
+        self.leader_stickiness || self.read_mode == ReadMode::Lease
+    }
 }
 
 impl Default for RaftParams {
@@ -87,17 +152,28 @@ impl Default for RaftParams {
             noop_on_election: true,
             commit_rule: CommitRule::CurrentTerm,
             pipeline: false,
+            read_mode: ReadMode::Log,
+            lease_ms: 120,
+            leader_stickiness: false,
         }
     }
 }
 
 /// Fuzz runs cover both settings of the no-op: without it, the Figure 8 rule is what stands
 /// between the cluster and a lost committed entry, and the fuzzer should be able to see that.
+/// A third of them read by lease, with a lease of 60–90 % of the smallest election timeout
+/// (the fuzzer sets no clock drift, so the bound holds). Both are taken from the timeout
+/// already drawn rather than from new draws, so the other seeds keep the schedules they had.
 pub fn fuzz_params(rng: &mut crate::sim::rng::SimRng) -> serde_json::Value {
     let noop = rng.chance(500_000);
     let low = rng.between(100, 200);
     let pipeline = rng.chance(500_000);
-    serde_json::json!({ "noop_on_election": noop, "election_timeout_ms": [low, low * 2], "heartbeat_ms": 40, "pipeline": pipeline })
+    let mut params = serde_json::json!({ "noop_on_election": noop, "election_timeout_ms": [low, low * 2], "heartbeat_ms": 40, "pipeline": pipeline });
+    if low.is_multiple_of(3) {
+        params["read_mode"] = "lease".into();
+        params["lease_ms"] = (low * (6 + low % 4) / 10).into();
+    }
+    params
 }
 
 /// What survives a crash: the paper's persistent state, plus a count of truncations, which tells
@@ -109,6 +185,9 @@ pub struct RaftDurable {
     pub voted_for: Option<NodeId>,
     pub log: Vec<Entry>,
     pub truncations: u64,
+    /// Not protocol state: the node's count of reads served, kept across a crash for the
+    /// figures.
+    pub reads: ReadCounts,
 }
 
 #[derive(Clone, Debug)]
@@ -136,6 +215,11 @@ pub struct Raft {
     pub(crate) store: KvStore,
     /// Log index → the client waiting for that entry (leader only).
     pub(crate) waiting: BTreeMap<u64, (ClientId, u64)>,
+    /// The leader's heartbeat rounds and the lease their answers give it (`read_mode: lease`).
+    pub(crate) lease: LeaseState,
+    /// This node's clock when it last heard from a leader of its term, or when it started.
+    pub(crate) heard_leader_at: Option<Time>,
+    pub(crate) reads: ReadCounts,
 }
 
 impl Protocol for Raft {
@@ -160,7 +244,38 @@ impl Protocol for Raft {
         if p.max_entries == 0 {
             return Err("max_entries must be at least 1".into());
         }
+        if p.read_mode == ReadMode::Lease && (p.lease_ms == 0 || p.lease_ms > lo) {
+            return Err(format!(
+                "lease_ms {} must be above 0 and at most the smallest election timeout ({lo} ms): a longer lease outlives the followers' promise not to elect another leader, even with perfect clocks",
+                p.lease_ms
+            ));
+        }
         Ok(())
+    }
+
+    fn reconfigure(
+        current: &RaftParams,
+        change: &serde_json::Map<String, serde_json::Value>,
+        _nodes: u16,
+    ) -> Result<RaftParams, String> {
+        let next: RaftParams = crate::sim::protocol::merge_params("raft", current, change)?;
+        <Raft as Protocol>::validate(&next)?;
+        Ok(next)
+    }
+
+    fn on_configure(&mut self, params: &RaftParams, ctx: &mut Ctx<'_, Self>) {
+        let old = std::mem::replace(&mut self.params, params.clone());
+        if old.read_mode != params.read_mode || old.lease_ms != params.lease_ms {
+            // A lease is only as long as the terms it was granted under: start afresh. The
+            // rounds restart with the next heartbeat.
+            self.reset_lease();
+            if self.role == Role::Leader {
+                ctx.note(format!("{} starts its lease afresh: the read mode or lease length changed", self.id));
+            }
+        }
+        if !old.sticky() && params.sticky() && self.heard_leader_at.is_none() {
+            self.heard_leader_at = Some(ctx.clock());
+        }
     }
 
     fn start(
@@ -170,7 +285,13 @@ impl Protocol for Raft {
         durable: Option<RaftDurable>,
         ctx: &mut Ctx<'_, Self>,
     ) -> Self {
-        let d = durable.unwrap_or(RaftDurable { current_term: 0, voted_for: None, log: Vec::new(), truncations: 0 });
+        let d = durable.unwrap_or(RaftDurable {
+            current_term: 0,
+            voted_for: None,
+            log: Vec::new(),
+            truncations: 0,
+            reads: ReadCounts::default(),
+        });
         let mut raft = Raft {
             id,
             nodes,
@@ -189,6 +310,11 @@ impl Protocol for Raft {
             sent_up_to: vec![0; nodes as usize],
             store: KvStore::default(),
             waiting: BTreeMap::new(),
+            lease: LeaseState::default(),
+            // It may have answered a leader's round just before it crashed: under stickiness it
+            // keeps that promise for an election timeout after it starts.
+            heard_leader_at: params.sticky().then(|| ctx.clock()),
+            reads: d.reads,
         };
         raft.reset_election_timer(ctx);
         raft
@@ -223,6 +349,7 @@ impl Protocol for Raft {
             voted_for: self.voted_for,
             log: self.log.clone(),
             truncations: self.truncations,
+            reads: self.reads,
         }
     }
 
@@ -278,6 +405,25 @@ impl Protocol for Raft {
             "peers": if self.role == Role::Leader { serde_json::Value::Array(peers) } else { serde_json::Value::Null },
             "store": self.store.data,
             "waiting_clients": self.waiting.len(),
+            "reads": self.reads,
+            "lease": if self.params.read_mode == ReadMode::Lease {
+                serde_json::json!({
+                    "round": self.lease.round,
+                    "until_us": self.lease.until,
+                    "heard_leader_at_us": self.heard_leader_at,
+                })
+            } else {
+                serde_json::Value::Null
+            },
         })
+    }
+
+    fn figures(
+        nodes: &[NodeRef<'_, Self>],
+        _now: Time,
+        params: &RaftParams,
+        _applied: &[crate::sim::action::TimedAction],
+    ) -> serde_json::Value {
+        lease::figures(nodes, params)
     }
 }

@@ -52,6 +52,7 @@ impl Raft {
         self.leader = leader;
         self.votes.clear();
         if was_leader {
+            self.reset_lease();
             ctx.cancel_timer(RaftTimer::Heartbeat);
             ctx.note(format!("{} steps down in term {}", self.id, self.current_term));
             // Entries of waiting clients may still commit under the next leader: their
@@ -101,6 +102,7 @@ impl Raft {
             self.append(Entry { term: self.current_term, command: Command::Noop });
         }
         self.match_index[self.id.index()] = self.last_log_index();
+        self.reset_lease();
         self.heartbeat(ctx);
         self.advance_commit(ctx);
     }
@@ -109,6 +111,7 @@ impl Raft {
         if self.role != Role::Leader {
             return;
         }
+        self.begin_round(ctx);
         for p in peers(self.id, self.nodes) {
             self.send_append(p, ctx);
         }
@@ -130,6 +133,7 @@ impl Raft {
                 prev_log_term,
                 entries,
                 leader_commit: self.commit_index,
+                round: self.lease.round,
             },
         );
     }
@@ -137,6 +141,9 @@ impl Raft {
     pub(crate) fn handle(&mut self, from: NodeId, msg: RaftMsg, ctx: RCtx) {
         match msg {
             RaftMsg::RequestVote { term, last_log_index, last_log_term } => {
+                if self.disregards_vote(from, term, ctx) {
+                    return;
+                }
                 self.observe_term(term, ctx);
                 // §5.4.1: vote only for a candidate whose log is at least as up to date.
                 let up_to_date = (last_log_term, last_log_index) >= (self.last_log_term(), self.last_log_index());
@@ -159,14 +166,16 @@ impl Raft {
                     self.check_election_won(ctx);
                 }
             }
-            RaftMsg::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit } => {
-                self.append_entries(from, term, prev_log_index, prev_log_term, entries, leader_commit, ctx);
+            RaftMsg::AppendEntries { term, prev_log_index, prev_log_term, entries, leader_commit, round } => {
+                let sent = (prev_log_index, prev_log_term, round);
+                self.append_entries(from, term, sent, entries, leader_commit, ctx);
             }
-            RaftMsg::AppendEntriesReply { term, success, match_index, rejected, last_log_index } => {
+            RaftMsg::AppendEntriesReply { term, success, match_index, rejected, last_log_index, round } => {
                 self.observe_term(term, ctx);
                 if self.role != Role::Leader || term != self.current_term {
                     return;
                 }
+                self.round_answered(from, round, ctx);
                 let p = from.index();
                 if success {
                     self.match_index[p] = self.match_index[p].max(match_index);
@@ -189,17 +198,17 @@ impl Raft {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// `sent` is the message's `prev_log_index`, `prev_log_term` and lease round.
     fn append_entries(
         &mut self,
         from: NodeId,
         term: u64,
-        prev_log_index: u64,
-        prev_log_term: u64,
+        sent: (u64, u64, u64),
         entries: Vec<Entry>,
         leader_commit: u64,
         ctx: RCtx,
     ) {
+        let (prev_log_index, prev_log_term, round) = sent;
         self.observe_term(term, ctx);
         let reply = |raft: &Raft, success: bool, match_index: u64| RaftMsg::AppendEntriesReply {
             term: raft.current_term,
@@ -207,11 +216,15 @@ impl Raft {
             match_index,
             rejected: prev_log_index,
             last_log_index: raft.last_log_index(),
+            round,
         };
         if term < self.current_term {
             ctx.send(from, reply(self, false, 0));
             return;
         }
+        // From here on this node has heard from the leader of its term (what leader leases
+        // count on: see `lease.rs`).
+        self.heard_leader_at = Some(ctx.clock());
         // A candidate that hears from the leader of its own term gives up (§5.2).
         if self.role != Role::Follower || self.leader != Some(from) {
             self.become_follower(Some(from), ctx);
@@ -292,7 +305,13 @@ impl Raft {
         }
         let command = match request.op {
             Op::Put { key, value } => Command::Put { key, value, client, seq },
-            Op::Get { key } => Command::Get { key, client, seq },
+            Op::Get { key } => {
+                if self.lease_read(client, seq, &key, ctx) {
+                    return;
+                }
+                self.reads.log += 1;
+                Command::Get { key, client, seq }
+            }
             Op::Txn { .. } => {
                 ctx.reply(
                     client,
