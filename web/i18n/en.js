@@ -299,6 +299,9 @@ export default {
   'topic.consensus': 'Consensus',
   'topic.cap': 'CAP and consistency',
   'topic.commit': 'Atomic commit',
+  'topic.gossip': 'Gossip and membership',
+  'topic.lease': 'Leases and clocks',
+  'topic.ha': 'High availability',
   'topic.other': 'Other',
 
   'invariant.Election Safety': 'Election Safety',

@@ -298,6 +298,9 @@ export default {
   'topic.consensus': '共识',
   'topic.cap': 'CAP 与一致性',
   'topic.commit': '原子提交',
+  'topic.gossip': 'Gossip 与成员关系',
+  'topic.lease': '租约与时钟',
+  'topic.ha': '高可用',
   'topic.other': '其他',
 
   'invariant.Election Safety': '选举安全性（Election Safety）',

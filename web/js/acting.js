@@ -4,7 +4,7 @@
 // methods of the page's App (mixed into it in main.js).
 
 import { t } from './i18n.js';
-import { describeAction, fmtUs } from './describe.js';
+import { describeAction, fmtUs, roleText } from './describe.js';
 import { nodeMenuItems } from './node-menus.js';
 
 export const Acting = {
@@ -65,7 +65,7 @@ export const Acting = {
     const view = this.nodes?.find((n) => n.id === id);
     this.inspect(id, this.opts.readonly);
     if (this.opts.readonly) return;
-    const title = view ? [id, t(`role.${view.role}`), this.module.leaderless ? '' : t(this.module.termKey ?? 'node.term', { term: view.term })].filter(Boolean).join(' · ') : id;
+    const title = view ? [id, roleText(view.role), this.module.leaderless ? '' : t(this.module.termKey ?? 'node.term', { term: view.term })].filter(Boolean).join(' · ') : id;
     this.openMenu(e, title, nodeMenuItems(this, id, view));
   },
 

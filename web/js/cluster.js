@@ -5,7 +5,7 @@
 
 import { s, setAttr, setText } from './dom.js';
 import { MessageLayer } from './messages.js';
-import { clockText } from './describe.js';
+import { clockText, roleText } from './describe.js';
 
 const linkId = (a, b) => `${a}-${b}`;
 
@@ -244,8 +244,8 @@ export class ClusterView {
       // A leaderless protocol (NWR) has no term to show.
       const term = this.module.leaderless ? '' : t(this.module.termKey ?? 'node.term', { term: v.term });
       setText(node.term, term);
-      setAttr(node.g, 'aria-label', `${v.id}: ${t(`role.${v.role}`)}${term ? `, ${term}` : ''}`);
-      const pill = v.role === 'follower' ? '' : t(`role.${v.role}`);
+      setAttr(node.g, 'aria-label', `${v.id}: ${roleText(v.role)}${term ? `, ${term}` : ''}`);
+      const pill = v.role === 'follower' ? '' : roleText(v.role);
       if (node.pillText !== pill) {
         node.pillText = pill;
         const [rect, text] = node.pill.children;

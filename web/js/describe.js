@@ -5,6 +5,14 @@ import { has, t, pick } from './i18n.js';
 
 export const fmtUs = (us) => (us / 1000).toFixed(3);
 
+// A protocol may call a role by its own name: HA's primary has the engine's role `leader`
+// (so that leader changes are tracked) but is a primary to the reader (`roleAliases` in its
+// module, set when the module loads).
+let roleAliases = {};
+export function setRoleAliases(map) { roleAliases = map ?? {}; }
+/** The role's name for the reader, in the current language. */
+export function roleText(role) { return t(`role.${roleAliases[role] ?? role}`); }
+
 /** An action ({"action":"crash","node":"n2"}) as a short sentence. */
 export function describeAction(a) {
   switch (a.action) {
@@ -101,7 +109,7 @@ export function describeEvent(e) {
     case 'dropped': return t('ev.dropped', { from: e.from, to: e.to, label: e.label, reason: t(`drop.${e.reason}`) });
     case 'held': return t('ev.held', { to: e.to, label: e.label });
     case 'timer_fired': return t('ev.timer', { node: e.node, timer: timerName(e.timer) });
-    case 'state_changed': return t('ev.state', { node: e.node, role: t(`role.${e.role}`), term: e.term });
+    case 'state_changed': return t('ev.state', { node: e.node, role: roleText(e.role), term: e.term });
     case 'op_invoked': return t('ev.invoked', { client: e.client, op: opText(e), node: e.node });
     case 'op_retried': return t('ev.retried', { client: e.client, seq: e.seq, node: e.node });
     case 'op_returned': return t('ev.returned', { client: e.client, seq: e.seq, outcome: t(`outcome.${e.outcome}`), value: e.value ?? '' });

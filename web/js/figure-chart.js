@@ -76,7 +76,9 @@ export class FigureChart {
     ctx.textAlign = 'center';
     for (let k = 0; k <= xticks; k++) {
       const i = Math.round((k / xticks) * xmax);
-      ctx.fillText(String(i), X(i), top + ph + 13);
+      // `xScale`: what one step of the series is worth on the axis (HA: 0.5 s a bucket).
+      const label = spec.xScale ? String(Math.round(i * spec.xScale * 10) / 10) : String(i);
+      ctx.fillText(label, X(i), top + ph + 13);
     }
     if (spec.xLabel) ctx.fillText(spec.xLabel, left + pw / 2, h - 3);
     for (const s of spec.series) {
@@ -92,8 +94,9 @@ export class FigureChart {
       ctx.stroke();
     }
     ctx.setLineDash([]);
-    // The legend, top left inside the plot.
+    // The legend, top left inside the plot (none for a single series the title names).
     ctx.textAlign = 'left';
+    if (spec.legend === false) return;
     spec.series.forEach((s, k) => {
       const y = top + 12 + k * 14;
       ctx.strokeStyle = s.color;

@@ -4,6 +4,7 @@
 import { h, s } from './dom.js';
 import { t } from './i18n.js';
 import { legendIcon } from './messages.js';
+import { roleText } from './describe.js';
 
 // Not data-role: tests count nodes by [data-role], so the legend must not look like one.
 const ROLE_STYLE = {
@@ -18,6 +19,15 @@ const ROLE_STYLE = {
   infective: 'fill: #e69f00; stroke: #b36b00',
   removed: 'fill: #0072b2; stroke: #00507d',
   member: 'fill: var(--follower); stroke: var(--follower-stroke)',
+  // Leases and HA (panels.css).
+  grantor: 'fill: #CC79A7; stroke: #8a3f6c',
+  storage: 'fill: #E69F00; stroke: #a87400',
+  holder: 'fill: var(--follower); stroke: var(--follower-stroke)',
+  backup: 'fill: #56B4E9; stroke: #0072B2',
+  view_server: 'fill: #CC79A7; stroke: #8a3f6c',
+  active: 'fill: #009E73; stroke: #006b4e',
+  balancer: 'fill: #E69F00; stroke: #a87400',
+  server: 'fill: #F0E442; stroke: #a89f1c',
   crashed: 'fill: var(--crashed); stroke: var(--crashed)',
   paused: 'fill: var(--paused); stroke: var(--paused-stroke)',
 };
@@ -38,7 +48,7 @@ export function buildLegend(box, module, roles) {
   const item = (icon, label) => h('li', {}, [icon, h('span', { text: label })]);
   box.replaceChildren(
     h('h4', { text: t('legend.nodes') }),
-    h('ul', {}, [...roles.map((r) => item(roleIcon(r), t(`role.${r}`))), ...module.legendExtras(t).map((x) => item(x.icon, x.label))]),
+    h('ul', {}, [...roles.map((r) => item(roleIcon(r), roleText(r))), ...module.legendExtras(t).map((x) => item(x.icon, x.label))]),
     h('h4', { text: t('legend.links') }),
     h('ul', {}, ['up', 'cut', 'oneway'].map((st) => item(linkIcon(st), t(`legend.link.${st}`)))),
     h('h4', { text: t('legend.messages') }),

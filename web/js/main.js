@@ -17,7 +17,7 @@ import { InvariantsPanel } from './panels/invariants.js';
 import { Inspector } from './panels/inspector.js';
 import { protocolModule } from '../protocols/index.js';
 import { MAX_NODES, MIN_NODES, fillPicker, fillSizes, parseSeed, randomSeed, resizeScenario } from './scenario.js';
-import { describeAction } from './describe.js';
+import { describeAction, setRoleAliases } from './describe.js';
 import { clientMenuItems, linkMenuItems, messageMenuItems } from './node-menus.js';
 import { Acting } from './acting.js';
 import { DEFAULT_SCENARIO, Linking } from './linking.js';
@@ -207,9 +207,13 @@ class App {
     this.source = source;
     this.inline = inline;
     this.module = protocolModule(session.protocol);
+    setRoleAliases(this.module.roleAliases);
     if (this.partition.grouping) this.partition.stopGrouping();
     this.large = session.large;
     $('.svg-wrap').classList.toggle('swarm-mode', this.large);
+    // The cluster leaves the right-hand side to the chart (HA's availability) rather than
+    // drawing nodes and clients under it.
+    $('.svg-wrap').classList.toggle('figures-beside', !this.large && Boolean(this.module.figuresBeside));
     $('#cluster').toggleAttribute('hidden', this.large); // an SVG element has no .hidden
     $('#swarm').hidden = !this.large;
     $('#figure-chart').hidden = true;

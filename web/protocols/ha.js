@@ -17,6 +17,9 @@ import { t as tr } from '../js/i18n.js';
 import * as generic from './generic.js';
 
 export const name = 'ha';
+// The engine's `leader` is HA's primary.
+export const roleAliases = { leader: 'primary' };
+
 export const roles = ['leader', 'backup', 'view_server', 'active', 'balancer', 'server', 'crashed', 'paused'];
 export const termKey = 'ha.node.view';
 
@@ -172,6 +175,8 @@ export function chart(f, t) {
   return {
     title: t('ha.chart.title'),
     xLabel: t('ha.chart.x', { ms: f.availability.bucket_ms ?? 500 }),
+    xScale: (f.availability.bucket_ms ?? 500) / 1000,
+    legend: false,
     ymax: 100,
     series: [{ label: t('ha.chart.availability'), color: '#0072B2', values: series.map((p) => p[1]) }],
   };
@@ -197,4 +202,4 @@ export function figureLines(f, t) {
   return out;
 }
 
-export default { name, roles, termKey, messageStyle, belowNode, nodeExtras, inspector, legend, legendExtras, chart, figureLines };
+export default { name, roles, roleAliases, termKey, messageStyle, belowNode, nodeExtras, inspector, legend, legendExtras, chart, figureLines, figuresBeside: true };

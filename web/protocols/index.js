@@ -12,8 +12,10 @@ import multipaxos from './multipaxos.js';
 import zab from './zab.js';
 import gossip from './gossip.js';
 import swim from './swim.js';
+import lease from './lease.js';
+import ha from './ha.js';
 
-const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit, paxos, multipaxos, zab, gossip, swim };
+const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit, paxos, multipaxos, zab, gossip, swim, lease, ha };
 
 export function protocolModule(name) {
   return { ...generic, ...(MODULES[name] ?? {}), name };

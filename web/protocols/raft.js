@@ -76,7 +76,7 @@ export function nodeExtras(group, ctx) {
       const id = view.id ?? group.dataset.node;
       const leads = view.role === 'leader';
       const info = leads ? generic.inspectCached(cache, ctx, id, 'raft') : null;
-      const text = leaseText(info?.state ?? info, id, view, ctx.t);
+      const text = leaseText(info?.state ?? info, id, view, ctx.t, now);
       const key = `${text}|${r}`;
       if (key === drawn) return;
       drawn = key;
@@ -85,30 +85,32 @@ export function nodeExtras(group, ctx) {
       setAttr(line, 'display', text ? 'inline' : 'none');
       setAttr(line, 'y', r + 9 + cell + 3 + 8 + font);
       setAttr(line, 'font-size', font);
-      setAttr(line, 'class', `lease-line${text && leaseOver(info?.state ?? info, view) ? ' expired' : ''}`);
+      setAttr(line, 'class', `lease-line${text && leaseOver(info?.state ?? info, view, now) ? ' expired' : ''}`);
       setText(line, text);
     },
   };
 }
 
-/** The node's clock now in microseconds, if the page is told it. */
-function clockUs(view) {
-  return view.clock_us ?? view.clock ?? null;
+/** The node's own clock in microseconds: its reading when it differs from true time, else true
+ * time (`nowMs`, the page's clock). */
+function clockUs(view, nowMs) {
+  if (view.clock) return view.clock.reading_us;
+  return Number.isFinite(nowMs) ? Math.round(nowMs * 1000) : null;
 }
 
-function leaseOver(st, view) {
+function leaseOver(st, view, nowMs) {
   const until = st?.lease?.until_us;
-  const clock = clockUs(view);
+  const clock = clockUs(view, nowMs);
   return until !== null && until !== undefined && clock !== null && clock >= until;
 }
 
 /** "lease until 1.300 s on n3's clock" (or that it ran out, when the page knows the clock). */
-export function leaseText(st, id, view, t) {
+export function leaseText(st, id, view, t, nowMs) {
   const until = st?.lease?.until_us;
   if (!st?.lease) return '';
   if (until === null || until === undefined) return t('raft.lease.none');
   const sec = (us) => (us / 1e6).toFixed(3);
-  if (leaseOver(st, view)) return t('raft.lease.over', { until: sec(until), node: id });
+  if (leaseOver(st, view, nowMs)) return t('raft.lease.over', { until: sec(until), node: id });
   return t('raft.lease.until', { until: sec(until), node: id });
 }
 
