@@ -79,6 +79,8 @@ test-scenarios: build
 	$(CAPLAB) fuzz zab --seeds 1000
 	$(CAPLAB) fuzz gossip --seeds 1000
 	$(CAPLAB) fuzz swim --seeds 1000
+	$(CAPLAB) fuzz lease --seeds 1000
+	$(CAPLAB) fuzz ha --seeds 1000
 	$(CAPLAB) trials gossip --seeds 100
 	$(CAPLAB) trials swim --seeds 1000
 
