@@ -79,11 +79,12 @@ export function drawNodeLines(box, bg, lines, shown, r, font) {
  * A node's `nodeExtras` that draws a plate of text lines under the node, from the node's full
  * state (`inspect`, read once per step). `protocol` is the session's protocol name, `prefix`
  * the CSS class prefix (`<prefix>-node` on the node, `<prefix>-lines` and `<prefix>-lines-bg`
- * on the plate); `lines(info, view)` returns the lines [{text, cls}] and may set the node's
- * data-* hooks (it runs only when something may have changed). A crashed node's info is null
- * when `skipCrashed`.
+ * on the plate); `lines(info, view, nowMs)` returns the lines [{text, cls}]. `attrs(info,
+ * view, nowMs)`, if given, returns the node's data-* test hooks ({'data-x': '1'}); both run
+ * only when the lines may have changed. A crashed node's info is null when `skipCrashed`;
+ * `inspectWhen(view, id)`, if given, says instead which nodes are inspected at all.
  */
-export function textPlate(group, ctx, { protocol, prefix, lines: linesOf, skipCrashed = false }) {
+export function textPlate(group, ctx, { protocol, prefix, lines: linesOf, skipCrashed = false, inspectWhen = null, attrs = null }) {
   group.classList.add(`${prefix}-node`);
   const box = s('g', { class: `${prefix}-lines` });
   const bg = s('rect', { class: `${prefix}-lines-bg`, rx: 4 });
@@ -99,12 +100,15 @@ export function textPlate(group, ctx, { protocol, prefix, lines: linesOf, skipCr
     font = Math.max(10, Math.min(13, Math.round(r * 0.34)));
     drawn = '';
   }
-  function update(view) {
-    const info = skipCrashed && view.role === 'crashed' ? null : inspectCached(cache, ctx, view.id ?? group.dataset.node, protocol);
-    const shown = linesOf(info, view);
+  function update(view, _timers, nowMs = 0) {
+    const id = view.id ?? group.dataset.node;
+    const wanted = inspectWhen ? inspectWhen(view, id) : !(skipCrashed && view.role === 'crashed');
+    const info = wanted ? inspectCached(cache, ctx, id, protocol) : null;
+    const shown = linesOf(info, view, nowMs);
     const key = `${JSON.stringify(shown)}|${view.role}|${r}`;
     if (key === drawn) return;
     drawn = key;
+    if (attrs) for (const [name, value] of Object.entries(attrs(info, view, nowMs))) setAttr(group, name, value);
     drawNodeLines(box, bg, lines, shown, r, font);
   }
   return { layout, update };

@@ -12,7 +12,7 @@
 //   requests lost before detection; chart: availability per half second.
 // Test hooks on each node: data-view, data-serving, data-lag, data-siblings.
 
-import { h, s, setAttr } from '../js/dom.js';
+import { h } from '../js/dom.js';
 import { t as tr } from '../js/i18n.js';
 import * as generic from './generic.js';
 
@@ -67,39 +67,22 @@ export function belowNode(r) {
 }
 
 export function nodeExtras(group, ctx) {
-  group.classList.add('ha-node');
-  const box = s('g', { class: 'ha-lines' });
-  const bg = s('rect', { class: 'ha-lines-bg', rx: 4 });
-  box.append(bg);
-  group.append(box);
-  const pool = [];
-  const cache = {};
-  let r = 30;
-  let font = 11;
-  let drawn = '';
-
-  function layout(radius) {
-    r = radius;
-    font = Math.max(10, Math.min(13, Math.round(r * 0.34)));
-    drawn = '';
-  }
-
-  function update(view) {
-    const info = view.role === 'crashed' ? null : generic.inspectCached(cache, ctx, view.id ?? group.dataset.node, 'ha');
-    const st = info?.state ?? null;
-    const shown = lines(st);
-    const key = `${JSON.stringify(shown)}|${view.role}|${r}`;
-    if (key === drawn) return;
-    drawn = key;
-    setAttr(group, 'data-ha-role', st?.role ?? '');
-    setAttr(group, 'data-view', st?.view ? String(st.view.num) : '');
-    setAttr(group, 'data-serving', st ? String(Boolean(st.serving)) : '');
-    setAttr(group, 'data-lag', st ? String(st.unshipped ?? 0) : '');
-    setAttr(group, 'data-siblings', st ? String(st.siblings?.length ?? 0) : '');
-    generic.drawNodeLines(box, bg, pool, shown, r, font);
-  }
-
-  return { layout, update };
+  return generic.textPlate(group, ctx, {
+    protocol: 'ha',
+    prefix: 'ha',
+    skipCrashed: true,
+    lines: (info) => lines(info?.state ?? null),
+    attrs: (info) => {
+      const st = info?.state ?? null;
+      return {
+        'data-ha-role': st?.role ?? '',
+        'data-view': st?.view ? String(st.view.num) : '',
+        'data-serving': st ? String(Boolean(st.serving)) : '',
+        'data-lag': st ? String(st.unshipped ?? 0) : '',
+        'data-siblings': st ? String(st.siblings?.length ?? 0) : '',
+      };
+    },
+  });
 }
 
 export function inspector(box, info, ctx) {

@@ -13,7 +13,7 @@
 // Test hooks: data-token, data-until, data-believes (by its own clock) on holder nodes; data-holder on the grantor;
 // data-highest and data-rejected on the storage; data-overlap-ms and data-stale on the panel.
 
-import { h, s, setAttr } from '../js/dom.js';
+import { h, s } from '../js/dom.js';
 import { t as tr } from '../js/i18n.js';
 import * as generic from './generic.js';
 
@@ -88,42 +88,24 @@ export function belowNode(r) {
 }
 
 export function nodeExtras(group, ctx) {
-  group.classList.add('lease-node');
-  const box = s('g', { class: 'lease-lines' });
-  const bg = s('rect', { class: 'lease-lines-bg', rx: 4 });
-  box.append(bg);
-  group.append(box);
-  const lines = [];
-  const cache = {};
-  let r = 30;
-  let font = 11;
-  let drawn = '';
-
-  function layout(radius) {
-    r = radius;
-    font = Math.max(10, Math.min(13, Math.round(r * 0.34)));
-    drawn = '';
-  }
-
-  function update(view, _timers, nowMs = 0) {
-    const id = view.id ?? group.dataset.node;
-    const storage = (view.protocol_role ?? view.role) === 'storage' || id === 'n2';
-    const info = storage ? generic.inspectCached(cache, ctx, id, 'lease') : null;
-    const shown = nodeLines(view, info, nowMs);
-    const key = `${JSON.stringify(shown)}|${view.role}|${r}`;
-    if (key === drawn) return;
-    drawn = key;
-    const f = fields(view);
-    setAttr(group, 'data-token', f.token ?? '');
-    setAttr(group, 'data-until', f.until ?? '');
-    setAttr(group, 'data-believes', String(Boolean(f.token) && clockMs(view, nowMs) < Number(f.until)));
-    setAttr(group, 'data-holder', f.holder ?? '');
-    setAttr(group, 'data-highest', f.highest_token ?? '');
-    setAttr(group, 'data-rejected', String(info?.state?.state?.writes_rejected ?? ''));
-    generic.drawNodeLines(box, bg, lines, shown, r, font);
-  }
-
-  return { layout, update };
+  return generic.textPlate(group, ctx, {
+    protocol: 'lease',
+    prefix: 'lease',
+    // Only the storage's lines need its full state; the others come with the view.
+    inspectWhen: (view, id) => (view.protocol_role ?? view.role) === 'storage' || id === 'n2',
+    lines: (info, view, nowMs) => nodeLines(view, info, nowMs),
+    attrs: (info, view, nowMs) => {
+      const f = fields(view);
+      return {
+        'data-token': f.token ?? '',
+        'data-until': f.until ?? '',
+        'data-believes': String(Boolean(f.token) && clockMs(view, nowMs) < Number(f.until)),
+        'data-holder': f.holder ?? '',
+        'data-highest': f.highest_token ?? '',
+        'data-rejected': String(info?.state?.state?.writes_rejected ?? ''),
+      };
+    },
+  });
 }
 
 // ---- the "Lease" tab: bars in true time ----
