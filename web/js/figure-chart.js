@@ -74,8 +74,11 @@ export class FigureChart {
     ctx.stroke();
     const xticks = Math.min(xmax, 10);
     ctx.textAlign = 'center';
-    for (let k = 0; k <= xticks; k++) {
-      const i = Math.round((k / xticks) * xmax);
+    // With `xScale` the ticks fall on whole steps of the series, at most nine of them.
+    const ticks = spec.xScale
+      ? Array.from({ length: Math.floor(xmax / Math.ceil(xmax / 8)) + 1 }, (_, k) => k * Math.ceil(xmax / 8))
+      : Array.from({ length: xticks + 1 }, (_, k) => Math.round((k / xticks) * xmax));
+    for (const i of ticks) {
       // `xScale`: what one step of the series is worth on the axis (HA: 0.5 s a bucket).
       const label = spec.xScale ? String(Math.round(i * spec.xScale * 10) / 10) : String(i);
       ctx.fillText(label, X(i), top + ph + 13);

@@ -291,6 +291,13 @@ class App {
     $('#scenario-desc').textContent = pick(sc.description);
     document.title = `${pick(sc.title) || sc.name} · CAPlab`;
     if (this.module.panel) $('#protocol-tab').textContent = t(this.module.panel.titleKey);
+    // A panel's controls stay put while the panel body is redrawn (a select must not be
+    // rebuilt under the pointer): HA's mode switch restarts the same scenario in another mode.
+    const controls = $('.protocol-controls');
+    controls.replaceChildren();
+    if (!this.large && this.module.panel?.controls) {
+      this.module.panel.controls(controls, { t, scenario: sc, restartWith: (edited) => this.load({ inline: JSON.stringify(edited), seed: this.session.seed }) });
+    }
     if (this.large) buildSwarmLegend($('#legend .legend-body'), this.module, this.swarm.counts ?? {});
     else buildLegend($('#legend .legend-body'), this.module, this.module.roles ?? ROLES);
     $('.history-legend').replaceChildren(...historyLegend());

@@ -136,6 +136,45 @@ export function inspector(box, info, ctx) {
   generic.timersSection(box, info, ctx);
 }
 
+const MODES = ['primary_backup', 'active_active', 'load_balanced'];
+
+/** The scenario in another mode: the same nodes, clients, workload, faults and seed; the tour's
+ * notes, written for one mode, are left out. */
+export function inMode(scenario, mode, t) {
+  const copy = JSON.parse(JSON.stringify(scenario));
+  // The name stays the original scenario's through any number of switches.
+  copy.title = t('ha.switchedTitle', { mode: t(`ha.mode.${mode}`), from: copy.name });
+  copy.description = t('ha.switchedDesc');
+  copy.params = { ...(copy.params ?? {}), mode };
+  copy.timeline = (copy.timeline ?? []).filter((e) => e.action !== 'note');
+  delete copy.tour;
+  delete copy.expect;
+  return copy;
+}
+
+/** The HA tab: a switch between the three modes on the same workload, then the figures. */
+export const panel = {
+  titleKey: 'ha.panelTab',
+  controls(box, ctx) {
+    const { t } = ctx;
+    const current = ctx.scenario?.params?.mode ?? 'primary_backup';
+    const select = h('select', { 'data-testid': 'ha-mode' }, MODES.map((m) => h('option', { value: m, text: t(`ha.mode.${m}`) })));
+    select.value = current;
+    select.addEventListener('change', () => {
+      if (!ctx.restartWith(inMode(ctx.scenario, select.value, t))) select.value = current;
+    });
+    box.append(h('label', { class: 'ha-mode' }, [h('span', { text: t('ha.modeSwitch') }), select]), h('p', { class: 'hint', text: t('ha.modeHint') }));
+  },
+  render(box, _nodes, ctx) {
+    const { t } = ctx;
+    let f = null;
+    try { f = JSON.parse(ctx.session?.pg?.figures() ?? 'null'); } catch { f = null; }
+    const rows = figureLines(f, t);
+    if (rows.length === 0) return;
+    box.append(h('ul', { class: 'ha-figures' }, rows.map((l) => h('li', { 'data-figure': l.name, text: l.text }))));
+  },
+};
+
 export function legendExtras() {
   return [];
 }
@@ -185,4 +224,4 @@ export function figureLines(f, t) {
   return out;
 }
 
-export default { name, roles, roleAliases, termKey, messageStyle, belowNode, nodeExtras, inspector, legend, legendExtras, chart, figureLines, figuresBeside: true };
+export default { name, roles, roleAliases, termKey, messageStyle, belowNode, nodeExtras, inspector, legend, legendExtras, chart, figureLines, figuresBeside: true, panel };

@@ -5,6 +5,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { nativeRun, nodeAction, openPage, seek, setup, shot, text } from './helpers.mjs';
 
 const nodeData = (page) => page.$$eval('#cluster [data-node]', (els) => Object.fromEntries(els.map((e) => [e.dataset.node, {
@@ -66,4 +69,32 @@ test('the HA tours run in the page exactly as the native CLI runs them (trace ha
     assert.equal(await page.evaluate(() => window.caplab.session.pg.traceHash()), native.trace_hash, name);
     assert.deepEqual(errors, [], name);
   }
+});
+
+test('the HA tab switches the same workload between the three modes', async (t) => {
+  const { browser, url } = await setup(t);
+  const { page, errors } = await openPage(browser, url, '?scenario=ha-load-balancer&tour=0', { viewport: { width: 1280, height: 800 } });
+  await page.locator('[data-tab="protocol"]').click();
+  const mode = page.locator('[data-testid="ha-mode"]');
+  assert.equal(await mode.inputValue(), 'load_balanced');
+  const dir = mkdtempSync(join(tmpdir(), 'caplab-ha-'));
+  for (const [m, roles] of [['active_active', ['active']], ['primary_backup', ['backup', 'primary', 'view_server']]]) {
+    await mode.selectOption(m);
+    await page.waitForFunction((want) => window.caplab.session.scenario.params.mode === want, m);
+    const scenario = await page.evaluate(() => window.caplab.session.scenario);
+    assert.equal(scenario.workload.rate, 10, 'the same workload');
+    assert.deepEqual(scenario.timeline.map((e) => e.action), ['crash', 'restart'], 'the same faults, no notes');
+    await seek(page, 2000);
+    const seen = [...new Set((await nodeData(page)) && Object.values(await nodeData(page)).map((n) => n.ha))].sort();
+    assert.deepEqual(seen, roles, m);
+    // The page runs the switched scenario as the native CLI runs the same file.
+    const file = join(dir, `${m}.json`);
+    writeFileSync(file, JSON.stringify(scenario));
+    const native = nativeRun(file);
+    await seek(page, native.end_ms);
+    assert.equal(await page.evaluate(() => window.caplab.session.pg.traceHash()), native.trace_hash, m);
+    assert.equal(await mode.inputValue(), m);
+  }
+  await shot(page, 'ha-mode-switch');
+  assert.deepEqual(errors, []);
 });
