@@ -11,6 +11,7 @@ pub mod nwr;
 pub mod paxos;
 pub mod raft;
 pub mod saga;
+pub mod services;
 pub mod swim;
 pub mod threepc;
 pub mod twopc;
