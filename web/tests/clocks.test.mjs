@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openPage, seek, setup, shot, text } from './helpers.mjs';
+import { openPage, replayCopiedLink, seek, setup, shot, text } from './helpers.mjs';
 
 const clocks = (page) => page.$$eval('#cluster [data-node]', (els) => Object.fromEntries(els.map((e) => {
   const c = e.querySelector('.clock');
@@ -42,15 +42,7 @@ test('the node menu sets a clock running fast, steps it, and pauses a node like 
   assert.notEqual(c.n4.role, 'paused', 'the pause ended by itself after 3 s');
 
   // A copied link replays the clock actions and the timed pause to the same trace.
-  await page.locator('[data-action="copy-link"]').click();
-  const box = page.locator('[data-testid="share-url"]');
-  await box.filter({ hasText: 'http' }).waitFor();
-  const link = await box.textContent();
-  const hash = await text(page, 'trace-hash');
-  const other = await context.newPage();
-  await other.goto(link);
-  await other.waitForFunction(() => window.caplab?.ready === true);
-  await seek(other, 4000.5);
+  const { other, hash } = await replayCopiedLink(page, context, 4000.5);
   assert.equal(await text(other, 'trace-hash'), hash);
   assert.deepEqual(await clocks(other), c);
   assert.deepEqual(errors, []);

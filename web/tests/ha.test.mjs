@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nativeRun, nodeAction, openPage, seek, setup, shot, text } from './helpers.mjs';
+import { nativeRun, nodeAction, openPage, replayCopiedLink, seek, setup, shot, text } from './helpers.mjs';
 
 const nodeData = (page) => page.$$eval('#cluster [data-node]', (els) => Object.fromEntries(els.map((e) => [e.dataset.node, {
   role: e.dataset.role, ha: e.dataset.haRole ?? '', serving: e.dataset.serving ?? '', view: e.dataset.view ?? '',
@@ -47,15 +47,7 @@ test('a primary crashed from the node menu fails over to its backup', async (t) 
   await shot(page, 'ha-failover');
 
   // A copied link replays the click's crash to the same trace.
-  await page.locator('[data-action="copy-link"]').click();
-  const box = page.locator('[data-testid="share-url"]');
-  await box.filter({ hasText: 'http' }).waitFor();
-  const link = await box.textContent();
-  const hash = await text(page, 'trace-hash');
-  const other = await context.newPage();
-  await other.goto(link);
-  await other.waitForFunction(() => window.caplab?.ready === true);
-  await seek(other, 3200);
+  const { other, hash } = await replayCopiedLink(page, context, 3200);
   assert.equal(await text(other, 'trace-hash'), hash);
   assert.deepEqual(errors, []);
 });
@@ -85,7 +77,7 @@ test('the HA tab switches the same workload between the three modes', async (t) 
     assert.equal(scenario.workload.rate, 10, 'the same workload');
     assert.deepEqual(scenario.timeline.map((e) => e.action), ['crash', 'restart'], 'the same faults, no notes');
     await seek(page, 2000);
-    const seen = [...new Set((await nodeData(page)) && Object.values(await nodeData(page)).map((n) => n.ha))].sort();
+    const seen = [...new Set(Object.values(await nodeData(page)).map((n) => n.ha))].sort();
     assert.deepEqual(seen, roles, m);
     // The page runs the switched scenario as the native CLI runs the same file.
     const file = join(dir, `${m}.json`);

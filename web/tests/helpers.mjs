@@ -58,6 +58,26 @@ export async function seek(page, ms) {
 
 export const text = (page, testid) => page.locator(`[data-testid="${testid}"]`).textContent();
 
+/** Clicks "Copy link" and returns the share link the page shows. */
+export async function copyLink(page) {
+  await page.locator('[data-action="copy-link"]').click();
+  const url = page.locator('[data-testid="share-url"]');
+  await url.filter({ hasText: 'http' }).waitFor();
+  return url.textContent();
+}
+
+/** Copies the page's share link, opens it in a new page of the same context and moves it to
+ * `ms`: returns that page and the original's trace hash, for the caller to compare. */
+export async function replayCopiedLink(page, context, ms) {
+  const link = await copyLink(page);
+  const hash = await text(page, 'trace-hash');
+  const other = await context.newPage();
+  await other.goto(link);
+  await other.waitForFunction(() => window.caplab?.ready === true);
+  await seek(other, ms);
+  return { other, hash };
+}
+
 /** Role and term of every node as the page draws them. */
 export function roles(page) {
   return page.$$eval('[data-node]', (els) => els.map((e) => ({ id: e.dataset.node, role: e.dataset.role, term: Number(e.dataset.term) })));

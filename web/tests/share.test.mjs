@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO, openPage, seek, setup, shot, text } from './helpers.mjs';
+import { REPO, copyLink, openPage, seek, setup, shot, text } from './helpers.mjs';
 
 const DEFAULT_TITLE = 'Raft: the first election';
 
@@ -44,13 +44,6 @@ async function aTypicalRun(page) {
   await page.evaluate((node) => window.caplab.act({ action: 'restart', node }), crashed);
   await seek(page, 2345.5);
   return dropped;
-}
-
-async function copyLink(page) {
-  await page.locator('[data-action="copy-link"]').click();
-  const url = page.locator('[data-testid="share-url"]');
-  await url.filter({ hasText: 'http' }).waitFor();
-  return url.textContent();
 }
 
 test('a copied link opened in a new page gives the same trace hash and clock', async (t) => {
