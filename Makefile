@@ -81,6 +81,7 @@ test-scenarios: build
 	$(CAPLAB) fuzz swim --seeds 1000
 	$(CAPLAB) fuzz lease --seeds 1000
 	$(CAPLAB) fuzz ha --seeds 1000
+	$(CAPLAB) fuzz services --seeds 1000
 	$(CAPLAB) trials gossip --seeds 100
 	$(CAPLAB) trials swim --seeds 1000
 

@@ -242,6 +242,21 @@ pub static PROTOCOLS: &[ProtocolInfo] = &[
         // fd_timeout_ms 500 by default) that absorbs a drift of 10 % either way.
         fuzz_drift: 0.1,
     },
+    ProtocolInfo {
+        name: "services",
+        title: "Service graph (timeouts, retries, circuit breakers, rate limits, bulkheads, fallbacks)",
+        settled: services::settled,
+        fuzz_params: services::fuzz_params,
+        transactions: false,
+        fuzz_faults: FuzzFaults::All,
+        // No store: a client's request is answered done or rejected, with no value to check.
+        linearizable: false,
+        fuzz_keys: 0,
+        max_nodes: DEFAULT_MAX_NODES,
+        fuzz_check: None,
+        // Deadlines and breaker windows are read on the nodes' clocks; drift only shifts them.
+        fuzz_drift: 0.05,
+    },
 ];
 
 pub fn info(name: &str) -> Result<&'static ProtocolInfo, ScenarioError> {
@@ -275,6 +290,7 @@ pub fn build(s: &Scenario, seed: Option<u64>) -> Result<Box<dyn Simulation>, Sce
         "swim" => Ok(Box::new(build_sim::<swim::Swim>(s, seed, |_, _| Ok(()))?)),
         "lease" => Ok(Box::new(build_sim::<lease::Lease>(s, seed, lease::check_cluster)?)),
         "ha" => Ok(Box::new(build_sim::<ha::Ha>(s, seed, |p, s| p.check_cluster(s.nodes))?)),
+        "services" => Ok(Box::new(build_sim::<services::Services>(s, seed, services::check_cluster)?)),
         other => Err(unknown(other)),
     }
 }

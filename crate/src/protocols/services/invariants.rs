@@ -1,0 +1,115 @@
+//! The service graph's safety properties, each the documented promise of a pattern, checked
+//! after every step on the node that step touched:
+//!
+//! - capacity: a service never works on more requests than it has workers, nor holds more
+//!   waiting than its queue (Hystrix's thread pool: `coreSize`, `maxQueueSize`);
+//! - bulkhead: no more calls on an edge hold a permit than `max_concurrent_calls`
+//!   (resilience4j `SemaphoreBulkhead`);
+//! - open breaker: no attempt goes out while its edge's breaker is open (resilience4j
+//!   `CircuitBreaker`: "the CircuitBreaker rejects calls with a CallNotPermittedException"
+//!   while OPEN);
+//! - retries: no call makes more attempts than its edge's `max_attempts` (resilience4j `Retry`).
+
+use super::Services;
+use super::patterns::breaker::BreakerState;
+use crate::sim::protocol::{InvariantInfo, Invariants, NodeRef, Violation};
+use crate::sim::time::Time;
+
+#[derive(Clone, Debug, Default)]
+pub struct ServicesInvariants;
+
+const LIST: &[InvariantInfo] = &[
+    InvariantInfo {
+        name: "capacity_respected",
+        source: "Hystrix thread-pool isolation (coreSize, maxQueueSize)",
+        statement: "A service never has more requests in progress than its capacity, nor more waiting than its queue",
+    },
+    InvariantInfo {
+        name: "bulkhead_respected",
+        source: "resilience4j SemaphoreBulkhead (maxConcurrentCalls)",
+        statement: "No more calls on an edge hold a bulkhead permit than its max_concurrent_calls",
+    },
+    InvariantInfo {
+        name: "open_breaker_blocks",
+        source: "resilience4j CircuitBreaker: OPEN rejects every call",
+        statement: "No attempt is sent on an edge while its circuit breaker is open",
+    },
+    InvariantInfo {
+        name: "retries_bounded",
+        source: "resilience4j Retry (maxAttempts)",
+        statement: "No call makes more attempts than its edge's max_attempts",
+    },
+];
+
+impl Invariants<Services> for ServicesInvariants {
+    const LOCAL: bool = true;
+
+    fn list() -> &'static [InvariantInfo] {
+        LIST
+    }
+
+    fn check(&mut self, nodes: &[NodeRef<'_, Services>], _now: Time, out: &mut Vec<Violation>) {
+        for r in nodes {
+            let Some(s) = r.live else { continue };
+            let spec = s.spec();
+            let ceiling = spec.capacity.max(s.grace_running);
+            if !spec.is_source() && s.running > ceiling {
+                out.push(Violation {
+                    invariant: "capacity_respected",
+                    detail: format!(
+                        "{} ({}) works on {} requests with capacity {}",
+                        spec.name, r.id, s.running, spec.capacity
+                    ),
+                });
+            }
+            if s.queue.len() as u64 > u64::from(spec.queue) {
+                out.push(Violation {
+                    invariant: "capacity_respected",
+                    detail: format!(
+                        "{} ({}) holds {} waiting with a queue of {}",
+                        spec.name,
+                        r.id,
+                        s.queue.len(),
+                        spec.queue
+                    ),
+                });
+            }
+            for (i, e) in s.edges.iter().enumerate() {
+                let calls = s.calls.values().filter(|c| c.edge == i);
+                if let Some(b) = &e.spec.bulkhead {
+                    let holding = calls.clone().filter(|c| c.holds_bulkhead).count();
+                    if holding as u64 > u64::from(b.max_concurrent_calls) {
+                        out.push(Violation {
+                            invariant: "bulkhead_respected",
+                            detail: format!(
+                                "{} calls on {} hold a permit of a bulkhead of {}",
+                                holding,
+                                e.spec.edge(),
+                                b.max_concurrent_calls
+                            ),
+                        });
+                    }
+                }
+                for c in calls {
+                    if c.in_flight && c.breaker_at_send == Some(BreakerState::Open) {
+                        out.push(Violation {
+                            invariant: "open_breaker_blocks",
+                            detail: format!("{} sent attempt {} while its breaker was open", e.spec.edge(), c.attempt),
+                        });
+                    }
+                    if c.attempt > c.max_attempts {
+                        out.push(Violation {
+                            invariant: "retries_bounded",
+                            detail: format!(
+                                "a call on {} made {} attempts, more than {}",
+                                e.spec.edge(),
+                                c.attempt,
+                                c.max_attempts
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+    }
+}
