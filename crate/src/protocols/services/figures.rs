@@ -99,6 +99,22 @@ pub(crate) fn figures(
         totals.3 += r.totals.failed;
     }
     let (requests, ok, degraded, failed) = totals;
+    let sources: Vec<Value> = recs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| is_source(*i))
+        .map(|(i, r)| {
+            let t = r.map(|r| r.totals.clone()).unwrap_or_default();
+            let mut lat: Vec<u32> =
+                r.map(|r| r.buckets.iter().flat_map(|b| b.latencies_ms.iter().copied()).collect()).unwrap_or_default();
+            lat.sort_unstable();
+            json!({
+                "name": name(i), "requests": t.arrived, "ok": t.ok, "degraded": t.degraded, "failed": t.failed,
+                "success_rate": pct(t.ok + t.degraded, t.arrived),
+                "p50_ms": percentile(&lat, 50), "p99_ms": percentile(&lat, 99),
+            })
+        })
+        .collect();
     let pending = requests.saturating_sub(ok + degraded + failed);
 
     let services: Vec<Value> = nodes
@@ -107,7 +123,12 @@ pub(crate) fn figures(
         .filter(|(i, _)| !is_source(*i))
         .map(|(i, n)| {
             let t = records(n).map(|r| r.totals.clone()).unwrap_or_default();
+            let done = |r: &Records| r.buckets.iter().take(complete).cloned().collect::<Vec<Bucket>>();
+            let past = records(n).map(done).unwrap_or_default();
+            let peak_per_s = past.iter().map(|b| u64::from(b.arrived) * 1_000_000 / BUCKET_US).max().unwrap_or(0);
+            let peak_in_progress = past.iter().map(|b| b.in_progress_max).max().unwrap_or(0);
             json!({
+                "peak_per_s": peak_per_s, "peak_in_progress": peak_in_progress,
                 "name": name(i),
                 "node": NodeId(i as u16).to_string(),
                 "arrived": t.arrived, "served": t.served, "errors": t.errors, "shed": t.shed,
@@ -143,8 +164,18 @@ pub(crate) fn figures(
                 .and_then(|s| s.edges.iter().find(|e| e.call == ci))
                 .and_then(|e| e.breaker.as_ref())
                 .map_or(json!("closed"), |_| changes.last().map_or(json!("closed"), |t| t["to"].clone()));
+            let count = |to: &str| changes.iter().filter(|t| t["to"] == to).count();
+            let code = match state.as_str() {
+                Some("open") => 1,
+                Some("half_open") => 2,
+                _ => 0,
+            };
             json!({
                 "edge": c.edge(),
+                "opened": count("open"),
+                "half_opened": count("half_open"),
+                "closed": count("closed"),
+                "state_code": code,
                 "from": NodeId(from as u16).to_string(),
                 "to": NodeId(params.index_of(&c.to).unwrap_or(0) as u16).to_string(),
                 "state": state,
@@ -197,6 +228,7 @@ pub(crate) fn figures(
         "p50_ms": percentile(&all_latencies, 50),
         "p99_ms": percentile(&all_latencies, 99),
         "series": series,
+        "sources": sources,
         "services": services,
         "breakers": breakers,
         "recovery_from_ms": since.map(|s| s / 1000),
