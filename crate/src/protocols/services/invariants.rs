@@ -113,3 +113,77 @@ impl Invariants<Services> for ServicesInvariants {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each invariant has teeth: a node put by hand into the state it forbids is reported.
+    use super::*;
+    use crate::protocols::services::spec::{BulkheadSpec, ServicesParams};
+    use crate::protocols::services::state::Call;
+    use crate::sim::ids::NodeId;
+    use crate::sim::protocol::{Ctx, Outbox, Protocol};
+    use crate::sim::rng::SimRng;
+
+    /// The default graph's api (n3), which calls db with a bulkhead of 1.
+    fn api() -> Services {
+        let mut params = ServicesParams::default();
+        params.calls[2].bulkhead = Some(BulkheadSpec { max_concurrent_calls: 1, max_wait_duration_ms: 0 });
+        let (mut rng, mut out) = (SimRng::new(1), Outbox::default());
+        let mut ctx = Ctx { now: Time(0), clock: Time(0), id: NodeId(2), rng: &mut rng, out: &mut out };
+        Services::start(NodeId(2), 4, &params, None, &mut ctx)
+    }
+
+    fn call(attempt: u32, max_attempts: u32, breaker: Option<BreakerState>, holds: bool) -> Call {
+        Call {
+            job: 1,
+            edge: 0,
+            attempt,
+            sent: 0,
+            in_flight: true,
+            backoff: None,
+            retrying: false,
+            holds_bulkhead: holds,
+            breaker_at_send: breaker,
+            max_attempts,
+        }
+    }
+
+    fn broken(node: &Services) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        ServicesInvariants.check(&[NodeRef::live(NodeId(2), node, Time(0))], Time(0), &mut out);
+        out.iter().map(|v| v.invariant).collect()
+    }
+
+    #[test]
+    fn a_fresh_node_breaks_nothing() {
+        assert!(broken(&api()).is_empty());
+    }
+
+    #[test]
+    fn more_work_than_workers_or_queue_is_caught() {
+        let mut n = api();
+        n.running = n.spec().capacity + 1;
+        assert_eq!(broken(&n), ["capacity_respected"]);
+        n.grace_running = n.running;
+        assert!(broken(&n).is_empty(), "the workers busy when capacity was lowered may finish");
+        let mut n = api();
+        n.queue.extend(0..=u64::from(n.spec().queue));
+        assert_eq!(broken(&n), ["capacity_respected"]);
+    }
+
+    #[test]
+    fn a_full_bulkhead_an_open_breaker_and_extra_attempts_are_caught() {
+        let mut n = api();
+        n.calls.insert(1, call(1, 3, None, true));
+        assert!(broken(&n).is_empty());
+        n.calls.insert(2, call(1, 3, None, true));
+        assert_eq!(broken(&n), ["bulkhead_respected"]);
+        let mut n = api();
+        n.calls.insert(1, call(1, 3, Some(BreakerState::Open), false));
+        assert_eq!(broken(&n), ["open_breaker_blocks"]);
+        n.calls.insert(1, call(1, 3, Some(BreakerState::HalfOpen), false));
+        assert!(broken(&n).is_empty());
+        n.calls.insert(1, call(4, 3, None, false));
+        assert_eq!(broken(&n), ["retries_bounded"]);
+    }
+}

@@ -472,6 +472,9 @@ impl ServicesParams {
 pub fn reconfigure(current: &ServicesParams, change: &Map<String, Value>) -> Result<ServicesParams, String> {
     let mut next = current.clone();
     for (field, value) in change {
+        if field != "services" && field != "calls" {
+            return Err(format!("services has no parameter `{field}` to change (it has services, calls)"));
+        }
         let Value::Object(items) = value else {
             return Err(format!("{field} must be an object keyed by service name or edge (\"api->db\")"));
         };
