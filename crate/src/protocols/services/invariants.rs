@@ -127,10 +127,10 @@ mod tests {
     /// The default graph's api (n3), which calls db with a bulkhead of 1.
     fn api() -> Services {
         let mut params = ServicesParams::default();
-        params.calls[2].bulkhead = Some(BulkheadSpec { max_concurrent_calls: 1, max_wait_duration_ms: 0 });
+        params.calls[3].bulkhead = Some(BulkheadSpec { max_concurrent_calls: 1, max_wait_duration_ms: 0 });
         let (mut rng, mut out) = (SimRng::new(1), Outbox::default());
         let mut ctx = Ctx { now: Time(0), clock: Time(0), id: NodeId(2), rng: &mut rng, out: &mut out };
-        Services::start(NodeId(2), 4, &params, None, &mut ctx)
+        Services::start(NodeId(2), 5, &params, None, &mut ctx)
     }
 
     fn call(attempt: u32, max_attempts: u32, breaker: Option<BreakerState>, holds: bool) -> Call {

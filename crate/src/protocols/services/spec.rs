@@ -226,17 +226,27 @@ impl Default for ServicesParams {
             service_ms,
             ..ServiceSpec::default()
         };
+        // users -> gateway -> {api, search} -> db: fan-out at the gateway, fan-in at the db.
+        let call = |from: &str, to: &str, ms| CallSpec {
+            from: from.into(),
+            to: to.into(),
+            timeout_ms: Some(ms),
+            ..CallSpec::default()
+        };
         ServicesParams {
             services: vec![
                 ServiceSpec { name: "users".into(), rate: 20, ..ServiceSpec::default() },
                 svc("gateway", 40, [1, 3]),
                 svc("api", 20, [5, 15]),
+                svc("search", 20, [5, 15]),
                 svc("db", 10, [10, 30]),
             ],
             calls: vec![
-                CallSpec { from: "users".into(), to: "gateway".into(), timeout_ms: Some(2000), ..CallSpec::default() },
-                CallSpec { from: "gateway".into(), to: "api".into(), timeout_ms: Some(1000), ..CallSpec::default() },
-                CallSpec { from: "api".into(), to: "db".into(), timeout_ms: Some(500), ..CallSpec::default() },
+                call("users", "gateway", 2000),
+                call("gateway", "api", 1000),
+                call("gateway", "search", 1000),
+                call("api", "db", 500),
+                call("search", "db", 500),
             ],
         }
     }
