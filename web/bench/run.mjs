@@ -25,7 +25,7 @@ function nativeEventsPerSecond(protocol = 'raft') {
 }
 
 /** The other protocols too, native and in wasm (two-key transactions for the atomic-commitment ones). */
-const MORE = ['twopc', 'threepc', 'saga', 'paxos', 'multipaxos', 'zab', 'gossip', 'swim', 'lease', 'ha'];
+const MORE = ['twopc', 'threepc', 'saga', 'paxos', 'multipaxos', 'zab', 'gossip', 'swim', 'lease', 'ha', 'services'];
 
 function pageFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
