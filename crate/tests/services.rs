@@ -246,3 +246,107 @@ fn a_client_request_goes_through_the_graph_and_is_answered() {
     use caplab::workload::history::Outcome;
     assert_eq!((sim.history().count(Outcome::Ok), sim.history().in_flight()), (1, 0), "{}", sim.history().to_json());
 }
+
+/// users (40/s) -> api -> db, with `bulkhead` on api -> db (the review's experiments).
+fn small(timeline: Value, bulkhead: Value) -> Scenario {
+    serde_json::from_value(json!({
+        "format": 1, "protocol": "services", "name": "small", "title": {"en": "small"},
+        "nodes": 3, "clients": 1, "seed": 1, "duration_ms": 12000,
+        "network": {"latency_ms": [1, 3]},
+        "workload": {"rate": 0, "timeout_ms": 3000, "retries": 0},
+        "params": {
+            "services": [
+                {"name": "users", "rate": 40},
+                {"name": "api", "capacity": 50, "queue": 50, "service_ms": [1, 2]},
+                {"name": "db", "capacity": 4, "queue": 100, "service_ms": [100, 150]}
+            ],
+            "calls": [
+                {"from": "users", "to": "api", "timeout_ms": 3000},
+                {"from": "api", "to": "db", "timeout_ms": 1000, "bulkhead": bulkhead}
+            ]
+        },
+        "timeline": timeline,
+    }))
+    .expect("a scenario")
+}
+
+#[test]
+fn changing_one_pattern_keeps_the_others_state() {
+    // A changed timeout keeps the bulkhead's permits...
+    let mut sim = protocols::build(&small(json!([]), json!({"max_concurrent_calls": 2})), None).expect("builds");
+    run_to(sim.as_mut(), 2000);
+    sim.apply_now(configure(json!({"calls": {"api->db": {"timeout_ms": 900}}}))).expect("applies");
+    assert_eq!(inspect(sim.as_ref(), 1)["state"]["edges"][0]["bulkhead"]["running"], json!(2));
+    run_to(sim.as_mut(), 4000);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    // ...and an open breaker stays open.
+    let mut s = scenario("services-breaker");
+    s.expect.clear();
+    let mut sim = protocols::build(&s, None).expect("builds");
+    run_to(sim.as_mut(), 4500);
+    assert_eq!(figure(sim.as_ref(), "breakers.0.state"), json!("open"));
+    let attempts = |sim: &dyn Simulation| inspect(sim, 2)["state"]["edges"][0]["totals"]["attempts"].clone();
+    let before = attempts(sim.as_ref());
+    sim.apply_now(configure(json!({"calls": {"api->db": {"timeout_ms": 299}}}))).expect("applies");
+    run_to(sim.as_mut(), 4600);
+    assert_eq!((figure(sim.as_ref(), "breakers.0.state"), attempts(sim.as_ref())), (json!("open"), before));
+    // A restart gives a fresh breaker, and the timeline says it is closed.
+    sim.apply_now(serde_json::from_value(json!({"action": "crash", "node": "n3"})).expect("crash")).expect("crashes");
+    run_to(sim.as_mut(), 4610);
+    sim.apply_now(serde_json::from_value(json!({"action": "restart", "node": "n3"})).expect("restart"))
+        .expect("restarts");
+    assert_eq!(figure(sim.as_ref(), "breakers.0.state"), json!("closed"));
+}
+
+#[test]
+fn a_clock_set_back_leaks_no_bulkhead_permit() {
+    let repair = json!([{"at_ms": 2000, "action": "clock", "node": "n2", "offset_ms": -2000},
+                        {"at_ms": 4000, "action": "configure", "params": {"services": {"db": {"service_ms": [1, 2]}}}}]);
+    let s = small(repair, json!({"max_concurrent_calls": 2, "max_wait_duration_ms": 20}));
+    let mut sim = protocols::build(&s, None).expect("builds");
+    run_to(sim.as_mut(), 12000);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    assert_eq!(figure(sim.as_ref(), "recovered"), json!(1), "the bulkhead still lets calls through");
+}
+
+#[test]
+fn lowering_a_queue_sheds_what_no_longer_fits() {
+    let mut sim = protocols::build(&small(json!([]), Value::Null), None).expect("builds");
+    run_to(sim.as_mut(), 3000);
+    let queued = inspect(sim.as_ref(), 2)["state"]["queued"].as_u64().expect("queued");
+    assert!(queued > 5, "{queued}");
+    let shed = inspect(sim.as_ref(), 2)["state"]["totals"]["shed"].as_u64().expect("shed");
+    sim.apply_now(configure(json!({"services": {"db": {"queue": 5}}}))).expect("applies");
+    let after = &inspect(sim.as_ref(), 2)["state"];
+    assert_eq!(after["queued"], json!(5));
+    assert_eq!(after["totals"]["shed"].as_u64(), Some(shed + queued - 5));
+    run_to(sim.as_mut(), 3001);
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}
+
+#[test]
+fn a_restarted_caller_takes_no_reply_meant_for_its_previous_life() {
+    // db works one request at a time (200 ms) with no timeouts anywhere: when api restarts at
+    // 3 s, db still answers the calls of api's first life for seconds. A reply must not be
+    // taken for the answer to a new call with the same number.
+    let s: Scenario = serde_json::from_value(json!({
+        "format": 1, "protocol": "services", "name": "restart", "title": {"en": "restart"},
+        "nodes": 3, "clients": 1, "seed": 1, "duration_ms": 8000,
+        "network": {"latency_ms": [1, 3]},
+        "workload": {"rate": 0, "timeout_ms": 3000, "retries": 0},
+        "params": {
+            "services": [
+                {"name": "users", "rate": 20},
+                {"name": "api", "capacity": 1000, "queue": 100, "service_ms": [1, 2]},
+                {"name": "db", "capacity": 1, "queue": 1000, "service_ms": [200, 200]}
+            ],
+            "calls": [{"from": "users", "to": "api"}, {"from": "api", "to": "db"}]
+        },
+        "timeline": [{"at_ms": 3000, "action": "crash", "node": "n2"}, {"at_ms": 3010, "action": "restart", "node": "n2"}],
+    }))
+    .expect("a scenario");
+    let sim = finish(&s);
+    for b in 7..10 {
+        assert_eq!(figure(sim.as_ref(), &format!("series.{b}.success")).as_f64(), Some(0.0), "bucket {b}");
+    }
+}

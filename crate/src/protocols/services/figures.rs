@@ -59,14 +59,13 @@ pub(crate) fn figures(
 
     let mut series = Vec::new();
     let mut per_bucket_success = Vec::new();
-    let mut all_latencies: Vec<u32> = Vec::new();
+
     for b in 0..complete {
         let buckets: Vec<Bucket> = recs.iter().map(|r| at(*r, b)).collect();
         let src: Vec<&Bucket> = buckets.iter().enumerate().filter(|(i, _)| is_source(*i)).map(|(_, b)| b).collect();
         let offered: u64 = src.iter().map(|b| u64::from(b.arrived)).sum();
         let mut lat: Vec<u32> = src.iter().flat_map(|b| b.latencies_ms.iter().copied()).collect();
         lat.sort_unstable();
-        all_latencies.extend(&lat);
         let ok = success(&src);
         per_bucket_success.push(ok);
         let per_s = |n: u32| u64::from(n) * 1_000_000 / BUCKET_US;
@@ -89,6 +88,14 @@ pub(crate) fn figures(
             "queued": queued,
         }));
     }
+    // Over every answered user request so far, as each source's own figures are.
+    let mut all_latencies: Vec<u32> = recs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| is_source(*i))
+        .filter_map(|(_, r)| *r)
+        .flat_map(|r| r.buckets.iter().flat_map(|b| b.latencies_ms.iter().copied()))
+        .collect();
     all_latencies.sort_unstable();
 
     let mut totals = (0u64, 0u64, 0u64, 0u64);
@@ -110,7 +117,7 @@ pub(crate) fn figures(
             lat.sort_unstable();
             json!({
                 "name": name(i), "requests": t.arrived, "ok": t.ok, "degraded": t.degraded, "failed": t.failed,
-                "success_rate": pct(t.ok + t.degraded, t.arrived),
+                "success_rate": pct(t.ok + t.degraded, t.ok + t.degraded + t.failed),
                 "p50_ms": percentile(&lat, 50), "p99_ms": percentile(&lat, 99),
             })
         })
@@ -158,12 +165,8 @@ pub(crate) fn figures(
                         .collect()
                 })
                 .unwrap_or_default();
-            let state = nodes
-                .get(from)
-                .and_then(|n| n.live)
-                .and_then(|s| s.edges.iter().find(|e| e.call == ci))
-                .and_then(|e| e.breaker.as_ref())
-                .map_or(json!("closed"), |_| changes.last().map_or(json!("closed"), |t| t["to"].clone()));
+            // The last change recorded (a restarted node records its fresh breaker's `closed`).
+            let state = changes.last().map_or(json!("closed"), |t| t["to"].clone());
             let count = |to: &str| changes.iter().filter(|t| t["to"] == to).count();
             let code = match state.as_str() {
                 Some("open") => 1,
@@ -224,7 +227,8 @@ pub(crate) fn figures(
     json!({
         "bucket_ms": BUCKET_US / 1000,
         "requests": requests, "ok": ok, "degraded": degraded, "failed": failed, "pending": pending,
-        "success_rate": pct(ok + degraded, requests),
+        // Of the requests answered so far: those still waiting are `pending`, not failures.
+        "success_rate": pct(ok + degraded, ok + degraded + failed),
         "p50_ms": percentile(&all_latencies, 50),
         "p99_ms": percentile(&all_latencies, 99),
         "series": series,

@@ -27,7 +27,7 @@ const LIST: &[InvariantInfo] = &[
     InvariantInfo {
         name: "bulkhead_respected",
         source: "resilience4j SemaphoreBulkhead (maxConcurrentCalls)",
-        statement: "No more calls on an edge hold a bulkhead permit than its max_concurrent_calls",
+        statement: "No more calls on an edge hold a bulkhead permit than its max_concurrent_calls, and every permit the bulkhead gave out is held by a call",
     },
     InvariantInfo {
         name: "open_breaker_blocks",
@@ -76,7 +76,7 @@ impl Invariants<Services> for ServicesInvariants {
             }
             for (i, e) in s.edges.iter().enumerate() {
                 let calls = s.calls.values().filter(|c| c.edge == i);
-                if let Some(b) = &e.spec.bulkhead {
+                if let (Some(b), Some(state)) = (&e.spec.bulkhead, &e.bulkhead) {
                     let holding = calls.clone().filter(|c| c.holds_bulkhead).count();
                     if holding as u64 > u64::from(b.max_concurrent_calls) {
                         out.push(Violation {
@@ -86,6 +86,18 @@ impl Invariants<Services> for ServicesInvariants {
                                 holding,
                                 e.spec.edge(),
                                 b.max_concurrent_calls
+                            ),
+                        });
+                    }
+                    // A permit given out must be held by a call: none leaks.
+                    if state.running() as usize != holding {
+                        out.push(Violation {
+                            invariant: "bulkhead_respected",
+                            detail: format!(
+                                "the bulkhead on {} counts {} permits out, but {} calls hold one",
+                                e.spec.edge(),
+                                state.running(),
+                                holding
                             ),
                         });
                     }
@@ -139,6 +151,8 @@ mod tests {
             edge: 0,
             attempt,
             sent: 0,
+            began: 0,
+            waiting_bulkhead: false,
             in_flight: true,
             backoff: None,
             retrying: false,
@@ -174,9 +188,16 @@ mod tests {
     #[test]
     fn a_full_bulkhead_an_open_breaker_and_extra_attempts_are_caught() {
         let mut n = api();
+        let permit = |n: &mut Services, id| n.edges[0].bulkhead.as_mut().map(|b| b.try_enter(Time(0), id));
+        permit(&mut n, 1);
         n.calls.insert(1, call(1, 3, None, true));
         assert!(broken(&n).is_empty());
+        // A second holder beyond the bulkhead's one permit.
         n.calls.insert(2, call(1, 3, None, true));
+        assert_eq!(broken(&n), ["bulkhead_respected", "bulkhead_respected"]);
+        // A permit given out that no call holds: leaked.
+        let mut n = api();
+        permit(&mut n, 1);
         assert_eq!(broken(&n), ["bulkhead_respected"]);
         let mut n = api();
         n.calls.insert(1, call(1, 3, Some(BreakerState::Open), false));

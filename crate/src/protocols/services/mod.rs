@@ -78,11 +78,11 @@ impl Outcome {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub enum SvcMsg {
-    /// One attempt of a call. `deadline_us` is the caller's timeout on its clock.
+    /// One attempt of a call, with the caller's timeout for it.
     Call {
         id: u64,
         attempt: u32,
-        deadline_us: Option<u64>,
+        timeout_us: Option<u64>,
     },
     Reply {
         id: u64,
@@ -137,7 +137,6 @@ pub struct Services {
     /// After a `configure` lowered the capacity: the workers still busy then (they finish).
     pub(crate) grace_running: u32,
     pub(crate) calls: BTreeMap<u64, state::Call>,
-    pub(crate) next_id: u64,
     pub(crate) limiter: Option<Limiter>,
     pub(crate) per_caller: BTreeMap<String, Limiter>,
     pub(crate) d: Records,
@@ -242,7 +241,6 @@ impl Protocol for Services {
             running: 0,
             grace_running: 0,
             calls: BTreeMap::new(),
-            next_id: 0,
             limiter: None,
             per_caller: BTreeMap::new(),
             d: durable.unwrap_or_default(),
@@ -251,15 +249,20 @@ impl Protocol for Services {
         };
         node.edges = node.build_edges();
         node.build_limiters();
+        // A restarted process has fresh, closed breakers: the timeline says so.
+        for i in 0..node.edges.len() {
+            node.breaker_starts_closed(i, ctx.clock().0);
+        }
         node.arm_arrival(ctx);
         node
     }
 
     fn on_message(&mut self, from: NodeId, msg: SvcMsg, ctx: &mut Ctx<'_, Self>) {
         match msg {
-            SvcMsg::Call { id, attempt, deadline_us } => {
+            SvcMsg::Call { id, attempt, timeout_us } => {
                 self.caller_limiter(from.to_string());
-                self.arrive(Origin::Caller { node: from, id, attempt }, deadline_us, ctx)
+                let deadline = timeout_us.map(|t| ctx.clock().0.saturating_add(t));
+                self.arrive(Origin::Caller { node: from, id, attempt }, deadline, ctx)
             }
             SvcMsg::Reply { id, attempt, outcome } => self.on_reply(from, id, attempt, outcome, ctx),
         }
@@ -308,18 +311,43 @@ impl Protocol for Services {
         // their attempt but hold no permit of a new bulkhead.
         let old_edges = std::mem::take(&mut self.edges);
         for (i, e) in self.build_edges().into_iter().enumerate() {
-            match old_edges.get(i) {
-                Some(o) if o.spec == e.spec => self.edges.push(o.clone()),
-                Some(o) => {
-                    if o.spec.bulkhead != e.spec.bulkhead {
-                        for c in self.calls.values_mut().filter(|c| c.edge == i) {
-                            c.holds_bulkhead = false;
-                        }
-                    }
-                    self.edges.push(EdgeState { has_good: o.has_good, ..e });
-                }
-                None => self.edges.push(e),
+            let Some(o) = old_edges.get(i) else {
+                self.edges.push(e);
+                continue;
+            };
+            // Only a pattern whose own settings changed starts afresh (a new breaker is
+            // closed, a new budget and bulkhead empty); the others keep their state.
+            let mut n = EdgeState { has_good: o.has_good, ..e };
+            if o.spec.breaker == n.spec.breaker {
+                n.breaker = o.breaker.clone();
+                n.transitions_seen = o.transitions_seen;
             }
+            let budget = |s: &spec::CallSpec| s.retry.as_ref().and_then(|r| r.budget.clone());
+            if budget(&o.spec) == budget(&n.spec) {
+                n.budget = o.budget.clone();
+            }
+            if o.spec.bulkhead == n.spec.bulkhead {
+                n.bulkhead = o.bulkhead.clone();
+            } else {
+                // Calls in flight hold no permit of the new bulkhead; waiters give up.
+                for (id, c) in self.calls.iter_mut().filter(|(_, c)| c.edge == i) {
+                    c.holds_bulkhead = false;
+                    if c.waiting_bulkhead {
+                        ctx.set_timer(1, SvcTimer::BulkheadWait { call: *id });
+                    }
+                }
+            }
+            let fresh_breaker = o.spec.breaker != n.spec.breaker;
+            self.edges.push(n);
+            if fresh_breaker {
+                self.breaker_starts_closed(i, ctx.clock().0);
+            }
+        }
+        // A lowered queue sheds its newest waiting requests.
+        while self.queue.len() > self.spec().queue as usize {
+            let Some(id) = self.queue.pop_back() else { break };
+            self.d.totals.shed += 1;
+            self.end_job(id, Outcome::Shed, ctx);
         }
         self.take_next(ctx);
     }
@@ -351,5 +379,21 @@ impl Protocol for Services {
         applied: &[crate::sim::action::TimedAction],
     ) -> serde_json::Value {
         figures::figures(nodes, now, params, applied)
+    }
+}
+
+impl Services {
+    /// Edge `i` has a new breaker (after a restart or a changed breaker): if the records last
+    /// left it anything but closed, they note that it is closed again from `at_us`.
+    fn breaker_starts_closed(&mut self, i: usize, at_us: u64) {
+        use patterns::breaker::BreakerState;
+        let Some(e) = self.edges.get(i) else { return };
+        if e.breaker.is_none() {
+            return;
+        }
+        let last = self.d.breaker_changes.iter().rev().find(|c| c.call == e.call).map(|c| c.to);
+        if let Some(from) = last.filter(|s| *s != BreakerState::Closed) {
+            self.d.breaker_changes.push(state::BreakerChange { call: e.call, at_us, from, to: BreakerState::Closed });
+        }
     }
 }

@@ -3,7 +3,6 @@
 //! resilience4j's decorators apply them: retry around the circuit breaker around the
 //! bulkhead around the call with its timeout.
 
-use super::patterns::breaker::BreakerState;
 use super::patterns::bulkhead::Admission;
 use super::patterns::retry::Backoff;
 use super::state::{Call, Job, Limiter, Origin};
@@ -29,8 +28,8 @@ impl Services {
     }
 
     fn next_id(&mut self) -> u64 {
-        self.next_id += 1;
-        self.next_id
+        self.d.next_id += 1;
+        self.d.next_id
     }
 
     /// Users behind a source send their next request.
@@ -186,7 +185,7 @@ impl Services {
     }
 
     /// Answers whoever waits for the job and forgets it.
-    fn end_job(&mut self, id: u64, outcome: Outcome, ctx: &mut Ctx<'_, Self>) {
+    pub(super) fn end_job(&mut self, id: u64, outcome: Outcome, ctx: &mut Ctx<'_, Self>) {
         let Some(job) = self.jobs.remove(&id) else { return };
         let now = ctx.now().0;
         match job.origin {
@@ -245,6 +244,8 @@ impl Services {
                 edge,
                 attempt: 0,
                 sent: 0,
+                began: 0,
+                waiting_bulkhead: false,
                 in_flight: false,
                 backoff,
                 retrying: false,
@@ -259,13 +260,15 @@ impl Services {
     /// Through the breaker and the bulkhead, then out.
     pub(super) fn try_attempt(&mut self, id: u64, ctx: &mut Ctx<'_, Self>) {
         let at = ctx.clock();
-        let Some(call) = self.calls.get(&id) else { return };
-        let e = &mut self.edges[call.edge];
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        call.began = at.0;
+        let edge = call.edge;
+        let e = &mut self.edges[edge];
         if let Some(b) = e.breaker.as_mut()
             && b.try_acquire(at).is_err()
         {
             self.d.edge(e.call).rejected_by_breaker += 1;
-            self.sync_breaker(call.edge);
+            self.sync_breaker(edge);
             self.attempt_failed(id, Failure::Refused, ctx);
             return;
         }
@@ -278,6 +281,9 @@ impl Services {
                 self.send_attempt(id, ctx);
             }
             Admission::Queued { deadline } => {
+                if let Some(c) = self.calls.get_mut(&id) {
+                    c.waiting_bulkhead = true;
+                }
                 ctx.set_timer(deadline.since(at) + 1, SvcTimer::BulkheadWait { call: id });
             }
             Admission::Rejected => {
@@ -286,7 +292,7 @@ impl Services {
                 if let Some(b) = e.breaker.as_mut() {
                     b.on_error(at, 0);
                 }
-                self.sync_breaker(self.calls[&id].edge);
+                self.sync_breaker(edge);
                 self.attempt_failed(id, Failure::Refused, ctx);
             }
         }
@@ -307,7 +313,7 @@ impl Services {
             totals.retries += 1;
         }
         let timeout = e.spec.timeout_ms.map(|t| t.saturating_mul(1000));
-        let msg = SvcMsg::Call { id, attempt: call.attempt, deadline_us: timeout.map(|t| clock.saturating_add(t)) };
+        let msg = SvcMsg::Call { id, attempt: call.attempt, timeout_us: timeout };
         ctx.send(e.to, msg);
         if let Some(t) = timeout {
             ctx.set_timer(t, SvcTimer::CallTimeout { call: id });
@@ -317,20 +323,18 @@ impl Services {
     /// A waiter in a bulkhead queue gave up.
     pub(super) fn bulkhead_wait_over(&mut self, id: u64, ctx: &mut Ctx<'_, Self>) {
         let at = ctx.clock();
-        let Some(call) = self.calls.get(&id) else { return };
-        if call.in_flight || call.holds_bulkhead {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        if !std::mem::take(&mut call.waiting_bulkhead) {
             return;
         }
-        // Expired in the bulkhead's queue, or left behind by a bulkhead that `configure`
-        // replaced: either way it gives up.
-        let edge = call.edge;
+        let (edge, waited) = (call.edge, at.0.saturating_sub(call.began));
         let e = &mut self.edges[edge];
         if let Some(b) = e.bulkhead.as_mut() {
-            b.expire(at);
+            b.cancel(id);
         }
         self.d.edge(e.call).rejected_by_bulkhead += 1;
         if let Some(br) = e.breaker.as_mut() {
-            br.on_error(at, 0);
+            br.on_error(at, waited);
         }
         self.sync_breaker(edge);
         self.attempt_failed(id, Failure::Refused, ctx);
@@ -360,7 +364,7 @@ impl Services {
         let clock = Self::clock(ctx);
         let Some(call) = self.calls.get_mut(&id) else { return };
         call.in_flight = false;
-        let duration = clock.saturating_sub(call.sent);
+        let duration = clock.saturating_sub(call.began);
         let (edge, held, retrying) = (call.edge, call.holds_bulkhead, call.retrying);
         call.holds_bulkhead = false;
         call.retrying = false;
@@ -400,19 +404,24 @@ impl Services {
     fn bulkhead_permit(&mut self, edge: usize, mut waiter: u64, ctx: &mut Ctx<'_, Self>) {
         let at = ctx.clock();
         loop {
-            ctx.cancel_timer(SvcTimer::BulkheadWait { call: waiter });
             let e = &mut self.edges[edge];
-            let open = e.breaker.as_mut().is_some_and(|b| b.state(at) == BreakerState::Open);
-            if !open {
+            let waiting = self.calls.get_mut(&waiter).is_some_and(|c| std::mem::take(&mut c.waiting_bulkhead));
+            let refused = waiting && e.breaker.as_mut().is_some_and(|b| b.refuses_at(at));
+            if waiting && !refused {
+                ctx.cancel_timer(SvcTimer::BulkheadWait { call: waiter });
                 if let Some(c) = self.calls.get_mut(&waiter) {
                     c.holds_bulkhead = true;
                 }
                 self.send_attempt(waiter, ctx);
                 return;
             }
-            self.d.edge(e.call).rejected_by_breaker += 1;
+            // Not (or no longer) waiting, or refused by an open breaker: the permit passes on.
             let next = e.bulkhead.as_mut().and_then(|b| b.release(at));
-            self.attempt_failed(waiter, Failure::Refused, ctx);
+            if refused {
+                ctx.cancel_timer(SvcTimer::BulkheadWait { call: waiter });
+                self.d.edge(e.call).rejected_by_breaker += 1;
+                self.attempt_failed(waiter, Failure::Refused, ctx);
+            }
             match next {
                 Some(w) => waiter = w,
                 None => return,

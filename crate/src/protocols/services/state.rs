@@ -26,7 +26,8 @@ pub struct Job {
     pub origin: Origin,
     /// True time it arrived (for the records).
     pub arrived_us: u64,
-    /// The caller's deadline on this node's clock, when the caller has a timeout.
+    /// When the caller gives up, on this node's clock: its arrival plus the caller's timeout
+    /// (sent as a span, as gRPC's `grpc-timeout`, since the two clocks may differ).
     pub deadline: Option<u64>,
     pub started: bool,
     pub work_done: bool,
@@ -44,6 +45,11 @@ pub struct Call {
     pub attempt: u32,
     /// This node's clock when the current attempt was sent.
     pub sent: u64,
+    /// This node's clock when the current attempt asked the breaker: its duration, as the
+    /// breaker records it, includes any wait for a bulkhead permit.
+    pub began: u64,
+    /// Waiting in the bulkhead's queue for a permit.
+    pub waiting_bulkhead: bool,
     pub in_flight: bool,
     pub backoff: Option<Backoff>,
     /// The current attempt is a retry counted against the budget.
@@ -167,6 +173,9 @@ pub struct BreakerChange {
 /// What survives a crash: the measurements.
 #[derive(Clone, Debug, Default)]
 pub struct Records {
+    /// The last job or call id given out: ids are never reused, even across a restart, so a
+    /// reply to a call of the node's previous life is not taken for an answer to a new one.
+    pub next_id: u64,
     pub buckets: Vec<Bucket>,
     pub totals: Totals,
     /// By index into `params.calls`.

@@ -230,6 +230,12 @@ impl CircuitBreaker {
         self.state
     }
 
+    /// Whether a call asking at `now` would be refused because the breaker is open (the wait
+    /// in the open state not over yet).
+    pub fn refuses_at(&mut self, now: Time) -> bool {
+        self.state(now) == BreakerState::Open && now < self.open_until
+    }
+
     /// Every state change so far, oldest first, for a timeline.
     pub fn transitions(&self) -> &[Transition] {
         &self.transitions

@@ -69,6 +69,11 @@ impl Bulkhead {
         self.waiting.len()
     }
 
+    /// A waiter gives up (its caller's own deadline, or a restart): it leaves the queue.
+    pub fn cancel(&mut self, id: u64) {
+        self.waiting.retain(|(w, _)| *w != id);
+    }
+
     pub fn try_enter(&mut self, now: Time, id: u64) -> Admission {
         self.expire(now);
         if self.running < self.config.max_concurrent_calls && self.waiting.is_empty() {
