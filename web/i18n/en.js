@@ -302,6 +302,7 @@ export default {
   'topic.gossip': 'Gossip and membership',
   'topic.lease': 'Leases and clocks',
   'topic.ha': 'High availability',
+  'topic.services': 'Fault tolerance between services',
   'topic.other': 'Other',
 
   'invariant.Election Safety': 'Election Safety',

@@ -301,6 +301,7 @@ export default {
   'topic.gossip': 'Gossip 与成员关系',
   'topic.lease': '租约与时钟',
   'topic.ha': '高可用',
+  'topic.services': '服务间的容错',
   'topic.other': '其他',
 
   'invariant.Election Safety': '选举安全性（Election Safety）',

@@ -44,6 +44,7 @@ export const Acting = {
   clickLink(a, b, e, near) {
     if (this.partition.grouping || this.opts.readonly) return;
     const link = this.cluster.links.get(`${a}-${b}`);
+    if (!link) return;
     if (e.shiftKey) {
       const far = near === a ? b : a;
       const blocked = link.state === 'cut' || (link.state === 'oneway' && link.down[0] === near);

@@ -14,7 +14,8 @@ export class ClusterView {
     this.svg = svg;
     this.handlers = handlers;
     this.layers = {};
-    for (const name of ['links', 'msgs', 'nodes', 'clients']) {
+    // `graph`: what a module draws over the links (the services' call edges and their badges).
+    for (const name of ['links', 'graph', 'msgs', 'nodes', 'clients']) {
       this.layers[name] = s('g', { class: name });
       svg.append(this.layers[name]);
     }
@@ -43,7 +44,10 @@ export class ClusterView {
     const pairs = [];
     for (const c of this.clientIds) for (const b of this.nodeIds) pairs.push([c, b]);
     this.nodeIds.forEach((a, i) => this.nodeIds.slice(i + 1).forEach((b) => pairs.push([a, b])));
-    for (const [a, b] of pairs) this.makeLink(a, b);
+    // A module may leave out links that carry nothing in its protocol (the services draw only
+    // their call edges); the network still has every link.
+    for (const [a, b] of pairs) if (this.module.linkShown?.(a, b, session.scenario) ?? true) this.makeLink(a, b);
+    this.graph = this.module.graphExtras?.(this.layers.graph, ctx, this) ?? null;
     this.resize();
   }
 
@@ -126,7 +130,7 @@ export class ClusterView {
     const band = m ? (wide ? 96 : 70) : 0;
     const area = wide ? { w: w - band, h: hgt } : { w, h: hgt - band };
     const crowded = n > 5;
-    const r = Math.round(Math.max(18, Math.min(40, Math.min(area.w, area.h) * (crowded ? 0.062 : 0.08))));
+    const r = this.module.nodeRadius?.(area, this.ctx?.scenario) ?? Math.round(Math.max(18, Math.min(40, Math.min(area.w, area.h) * (crowded ? 0.062 : 0.08))));
     const cell = Math.max(9, Math.round(r * 0.36));
     const logHalf = ((crowded ? 6 : 8) * (cell + 2)) / 2 + 12;
     // Room under the bottom node for its log strip, or for what the protocol draws there.
@@ -136,9 +140,12 @@ export class ClusterView {
     const cx = area.w / 2;
     const cy = above + (area.h - above - below) / 2;
     this.r = r;
+    // A module may place the nodes itself (services: layers of a call graph, left to right).
+    const placed = this.module.layout?.(this.nodeIds, { w: area.w, h: area.h, r, above, below }, this.ctx?.scenario);
     this.nodeIds.forEach((id, i) => {
       const angle = -Math.PI / 2 + (2 * Math.PI * i) / n;
-      this.positions.set(id, { x: cx + R * Math.cos(angle), y: cy + R * Math.sin(angle), r });
+      const p = placed?.[id] ?? { x: cx + R * Math.cos(angle), y: cy + R * Math.sin(angle) };
+      this.positions.set(id, { x: p.x, y: p.y, r });
     });
     this.clientIds.forEach((id, i) => {
       const slot = (i + 1) / (m + 1);
@@ -154,6 +161,7 @@ export class ClusterView {
       setAttr(c.busy, 'cx', 20); setAttr(c.busy, 'cy', -12);
     }
     for (const link of this.links.values()) this.placeLink(link);
+    this.graph?.layout(this.positions, r);
     this.messages.layout(this.positions, r);
   }
 
@@ -262,6 +270,7 @@ export class ClusterView {
       }
       node.extras.update(v, node.timers, now);
     }
+    this.graph?.update(views);
   }
 
   /** Per frame: only what moves with time (timer rings). */

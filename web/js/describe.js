@@ -36,6 +36,13 @@ export function describeAction(a) {
       return t('act.clock', { node: nodeName(a), detail: parts.join(', ') });
     }
     case 'configure': {
+      // Services: {"calls": {"api->db": {"breaker": {...}, "retry": null}}} → "api->db: breaker, retry=off".
+      const graph = ['services', 'calls'].filter((k) => a.params?.[k] && typeof a.params[k] === 'object');
+      if (graph.length) {
+        const field = ([f, x]) => (x === null ? `${f}=off` : typeof x === 'object' && !Array.isArray(x) ? f : `${f}=${JSON.stringify(x)}`);
+        const parts = graph.flatMap((k) => Object.entries(a.params[k]).map(([n, v]) => `${n}: ${Object.entries(v ?? {}).map(field).join(', ')}`));
+        return t('act.configure', { detail: parts.join('; ') });
+      }
       // {"w": 3, "mode": "strict"} → "w=3, mode=strict"
       const detail = Object.entries(a.params ?? {}).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(', ');
       return t('act.configure', { detail });

@@ -28,6 +28,11 @@ const ROLE_STYLE = {
   active: 'fill: #009E73; stroke: #006b4e',
   balancer: 'fill: #E69F00; stroke: #a87400',
   server: 'fill: #F0E442; stroke: #a89f1c',
+  // Services (services.css): a source and the health of a service.
+  source: 'fill: #56B4E9; stroke: #0072B2',
+  ok: 'fill: #bfe5c8; stroke: #2e7d32',
+  busy: 'fill: #ffe08a; stroke: #b07d00',
+  overloaded: 'fill: #f4a6a0; stroke: #b3261e',
   crashed: 'fill: var(--crashed); stroke: var(--crashed)',
   paused: 'fill: var(--paused); stroke: var(--paused-stroke)',
 };

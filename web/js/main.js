@@ -296,7 +296,7 @@ class App {
     const controls = $('.protocol-controls');
     controls.replaceChildren();
     if (!this.large && this.module.panel?.controls) {
-      this.module.panel.controls(controls, { t, scenario: sc, restartWith: (edited) => this.load({ inline: JSON.stringify(edited), seed: this.session.seed }) });
+      this.module.panel.controls(controls, { t, scenario: sc, session: this.session, act: (a) => this.act(a), restartWith: (edited) => this.load({ inline: JSON.stringify(edited), seed: this.session.seed }) });
     }
     if (this.large) buildSwarmLegend($('#legend .legend-body'), this.module, this.swarm.counts ?? {});
     else buildLegend($('#legend .legend-body'), this.module, this.module.roles ?? ROLES);

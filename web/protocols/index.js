@@ -14,8 +14,9 @@ import gossip from './gossip.js';
 import swim from './swim.js';
 import lease from './lease.js';
 import ha from './ha.js';
+import services from './services.js';
 
-const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit, paxos, multipaxos, zab, gossip, swim, lease, ha };
+const MODULES = { raft, nwr, twopc: commit, threepc: commit, saga: commit, paxos, multipaxos, zab, gossip, swim, lease, ha, services };
 
 export function protocolModule(name) {
   return { ...generic, ...(MODULES[name] ?? {}), name };

@@ -42,7 +42,8 @@ export class Inspector {
       this.body.replaceChildren(h('p', { class: 'hint', text: String(e.message ?? e) }));
       return;
     }
-    const role = info.up ? (info.paused ? 'paused' : info.state.role) : 'crashed';
+    // A service's state has its health where other protocols have a role.
+    const role = info.up ? (info.paused ? 'paused' : info.state.role ?? info.state.health) : 'crashed';
     this.title.textContent = t('inspector.of', { node: this.node, role: t(`role.${role}`) });
     const box = document.createDocumentFragment();
     const div = h('div');
