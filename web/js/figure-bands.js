@@ -4,20 +4,27 @@
 // series (`xScale` seconds a step, as the line charts), up to `xmax` steps; `key`, if given,
 // names the colours ([{ label, color }]) in a row over the strips.
 
-export function drawBands(box, canvas, spec) {
-  if (canvas.hidden) return;
+/** A chart's canvas sized to its box at the screen's pixel ratio and cleared, with the page's
+ * ink and line colours; null while it is hidden or has no size. */
+export function clearedCanvas(box, canvas) {
+  if (canvas.hidden) return null;
   const dpr = window.devicePixelRatio || 1;
   const w = canvas.clientWidth;
   const h = canvas.clientHeight;
-  if (!w || !h) return;
+  if (!w || !h) return null;
   if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
   if (canvas.height !== Math.round(h * dpr)) canvas.height = Math.round(h * dpr);
   const ctx = canvas.getContext('2d');
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, w, h);
   const css = getComputedStyle(box);
-  const ink = css.getPropertyValue('--ink').trim() || '#222';
-  const faint = css.getPropertyValue('--line').trim() || '#ccc';
+  return { ctx, w, h, ink: css.getPropertyValue('--ink').trim() || '#222', faint: css.getPropertyValue('--line').trim() || '#ccc' };
+}
+
+export function drawBands(box, canvas, spec) {
+  const c = clearedCanvas(box, canvas);
+  if (!c) return;
+  const { ctx, w, h, ink, faint } = c;
   // The same margins as the line charts above, so that their time axes line up.
   const left = 42;
   const right = 8;

@@ -8,7 +8,7 @@
 // Test hooks on each canvas: data-series (labels), data-last (last value of each series, or
 // the state of each row's last band).
 
-import { drawBands } from './figure-bands.js';
+import { clearedCanvas, drawBands } from './figure-bands.js';
 
 export class FigureChart {
   constructor(box) {
@@ -86,19 +86,9 @@ export class FigureChart {
   }
 
   drawLines(canvas, spec) {
-    if (!spec || canvas.hidden) return;
-    const dpr = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth;
-    const h = canvas.clientHeight;
-    if (!w || !h) return;
-    if (canvas.width !== Math.round(w * dpr)) canvas.width = Math.round(w * dpr);
-    if (canvas.height !== Math.round(h * dpr)) canvas.height = Math.round(h * dpr);
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
-    const css = getComputedStyle(this.box);
-    const ink = css.getPropertyValue('--ink').trim() || '#222';
-    const faint = css.getPropertyValue('--line').trim() || '#ccc';
+    const c = spec ? clearedCanvas(this.box, canvas) : null;
+    if (!c) return;
+    const { ctx, w, h, ink, faint } = c;
     const left = 42;
     const right = 8;
     ctx.font = '11px system-ui, sans-serif';
