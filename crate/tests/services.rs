@@ -247,27 +247,33 @@ fn a_client_request_goes_through_the_graph_and_is_answered() {
     assert_eq!((sim.history().count(Outcome::Ok), sim.history().in_flight()), (1, 0), "{}", sim.history().to_json());
 }
 
-/// users (40/s) -> api -> db, with `bulkhead` on api -> db (the review's experiments).
-fn small(timeline: Value, bulkhead: Value) -> Scenario {
+/// A three-service graph users -> api -> db with these `params` and `timeline`.
+fn graph(params: Value, timeline: Value, duration_ms: u64) -> Scenario {
     serde_json::from_value(json!({
-        "format": 1, "protocol": "services", "name": "small", "title": {"en": "small"},
-        "nodes": 3, "clients": 1, "seed": 1, "duration_ms": 12000,
+        "format": 1, "protocol": "services", "name": "graph", "title": {"en": "graph"},
+        "nodes": 3, "clients": 1, "seed": 1, "duration_ms": duration_ms,
         "network": {"latency_ms": [1, 3]},
         "workload": {"rate": 0, "timeout_ms": 3000, "retries": 0},
-        "params": {
-            "services": [
-                {"name": "users", "rate": 40},
-                {"name": "api", "capacity": 50, "queue": 50, "service_ms": [1, 2]},
-                {"name": "db", "capacity": 4, "queue": 100, "service_ms": [100, 150]}
-            ],
-            "calls": [
-                {"from": "users", "to": "api", "timeout_ms": 3000},
-                {"from": "api", "to": "db", "timeout_ms": 1000, "bulkhead": bulkhead}
-            ]
-        },
+        "params": params,
         "timeline": timeline,
     }))
     .expect("a scenario")
+}
+
+/// users (40/s) -> api -> db, with `bulkhead` on api -> db (the review's experiments).
+fn small(timeline: Value, bulkhead: Value) -> Scenario {
+    let params = json!({
+        "services": [
+            {"name": "users", "rate": 40},
+            {"name": "api", "capacity": 50, "queue": 50, "service_ms": [1, 2]},
+            {"name": "db", "capacity": 4, "queue": 100, "service_ms": [100, 150]}
+        ],
+        "calls": [
+            {"from": "users", "to": "api", "timeout_ms": 3000},
+            {"from": "api", "to": "db", "timeout_ms": 1000, "bulkhead": bulkhead}
+        ]
+    });
+    graph(params, timeline, 12000)
 }
 
 #[test]
@@ -329,22 +335,17 @@ fn a_restarted_caller_takes_no_reply_meant_for_its_previous_life() {
     // db works one request at a time (200 ms) with no timeouts anywhere: when api restarts at
     // 3 s, db still answers the calls of api's first life for seconds. A reply must not be
     // taken for the answer to a new call with the same number.
-    let s: Scenario = serde_json::from_value(json!({
-        "format": 1, "protocol": "services", "name": "restart", "title": {"en": "restart"},
-        "nodes": 3, "clients": 1, "seed": 1, "duration_ms": 8000,
-        "network": {"latency_ms": [1, 3]},
-        "workload": {"rate": 0, "timeout_ms": 3000, "retries": 0},
-        "params": {
-            "services": [
-                {"name": "users", "rate": 20},
-                {"name": "api", "capacity": 1000, "queue": 100, "service_ms": [1, 2]},
-                {"name": "db", "capacity": 1, "queue": 1000, "service_ms": [200, 200]}
-            ],
-            "calls": [{"from": "users", "to": "api"}, {"from": "api", "to": "db"}]
-        },
-        "timeline": [{"at_ms": 3000, "action": "crash", "node": "n2"}, {"at_ms": 3010, "action": "restart", "node": "n2"}],
-    }))
-    .expect("a scenario");
+    let params = json!({
+        "services": [
+            {"name": "users", "rate": 20},
+            {"name": "api", "capacity": 1000, "queue": 100, "service_ms": [1, 2]},
+            {"name": "db", "capacity": 1, "queue": 1000, "service_ms": [200, 200]}
+        ],
+        "calls": [{"from": "users", "to": "api"}, {"from": "api", "to": "db"}]
+    });
+    let restart =
+        json!([{"at_ms": 3000, "action": "crash", "node": "n2"}, {"at_ms": 3010, "action": "restart", "node": "n2"}]);
+    let s = graph(params, restart, 8000);
     let sim = finish(&s);
     for b in 7..10 {
         assert_eq!(figure(sim.as_ref(), &format!("series.{b}.success")).as_f64(), Some(0.0), "bucket {b}");

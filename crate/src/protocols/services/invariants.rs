@@ -150,7 +150,6 @@ mod tests {
             job: 1,
             edge: 0,
             attempt,
-            sent: 0,
             began: 0,
             waiting_bulkhead: false,
             in_flight: true,

@@ -117,7 +117,6 @@ impl Services {
         let [lo, hi] = self.spec().service_ms;
         let edges: Vec<usize> = (0..self.edges.len()).collect();
         let Some(job) = self.jobs.get_mut(&id) else { return };
-        job.started = true;
         job.calls_left = edges.len() as u32;
         if source {
             job.work_done = true;
@@ -243,7 +242,6 @@ impl Services {
                 job,
                 edge,
                 attempt: 0,
-                sent: 0,
                 began: 0,
                 waiting_bulkhead: false,
                 in_flight: false,
@@ -299,12 +297,10 @@ impl Services {
     }
 
     fn send_attempt(&mut self, id: u64, ctx: &mut Ctx<'_, Self>) {
-        let clock = Self::clock(ctx);
         let now = ctx.clock();
         let Some(call) = self.calls.get_mut(&id) else { return };
         let e = &mut self.edges[call.edge];
         call.attempt += 1;
-        call.sent = clock;
         call.in_flight = true;
         call.breaker_at_send = e.breaker.as_mut().map(|b| b.state(now));
         let totals = self.d.edges.entry(e.call).or_default();
@@ -506,15 +502,6 @@ impl Services {
 
 impl Job {
     fn new(origin: Origin, arrived_us: u64, deadline: Option<u64>) -> Job {
-        Job {
-            origin,
-            arrived_us,
-            deadline,
-            started: false,
-            work_done: false,
-            calls_left: 0,
-            failed: false,
-            degraded: false,
-        }
+        Job { origin, arrived_us, deadline, work_done: false, calls_left: 0, failed: false, degraded: false }
     }
 }

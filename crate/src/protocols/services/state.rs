@@ -29,7 +29,6 @@ pub struct Job {
     /// When the caller gives up, on this node's clock: its arrival plus the caller's timeout
     /// (sent as a span, as gRPC's `grpc-timeout`, since the two clocks may differ).
     pub deadline: Option<u64>,
-    pub started: bool,
     pub work_done: bool,
     pub calls_left: u32,
     pub failed: bool,
@@ -43,8 +42,6 @@ pub struct Call {
     /// Index into the node's `edges`.
     pub edge: usize,
     pub attempt: u32,
-    /// This node's clock when the current attempt was sent.
-    pub sent: u64,
     /// This node's clock when the current attempt asked the breaker: its duration, as the
     /// breaker records it, includes any wait for a bulkhead permit.
     pub began: u64,
